@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import Type, { type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/** Every setting Splitshop reads, with its environment variable and default. */
+export const ConfigSchema = Type.Object({
+  /** PORT */
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  /** HOST */
+  host: Type.String({ default: '0.0.0.0' }),
+  /** DATA_DIR: where each module's SQLite file lives. */
+  dataDir: Type.String({ default: './data' }),
+  /** LOG_LEVEL */
+  logLevel: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  /** JWT_SECRET: at least 32 bytes; a development start generates one. */
+  jwtSecret: Type.Optional(Type.String({ minLength: 32 })),
+  /** JWT_TTL_SECONDS */
+  jwtTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
+  /** JWT_ISSUER and JWT_AUDIENCE */
+  jwtIssuer: Type.String({ default: 'splitshop' }),
+  jwtAudience: Type.String({ default: 'splitshop-api' }),
+  /** JWT_CLOCK_SKEW_SECONDS */
+  jwtClockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+  /** ADMIN_PASSWORD: the first admin's password; generated and printed once when absent. */
+  adminPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 128 })),
+  /** ADMIN_EMAIL */
+  adminEmail: Type.String({ default: 'admin@localhost' }),
+  /** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_SECONDS, per user or address. */
+  rateLimitMax: Type.Integer({ minimum: 1, default: 600 }),
+  rateLimitWindowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+  /** LOGIN_FAILURES_MAX failed logins per LOGIN_FAILURES_WINDOW_SECONDS, per username and per address. */
+  loginFailuresMax: Type.Integer({ minimum: 1, default: 10 }),
+  loginFailuresWindowSeconds: Type.Integer({ minimum: 1, default: 900 }),
+  /** PASSWORD_HASH_CONCURRENCY: argon2 computations at once (each takes ~19 MiB). */
+  passwordHashConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  /** BODY_LIMIT_BYTES */
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  /** REQUEST_TIMEOUT_MS: the whole request, including a slow client's upload. */
+  requestTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+  /** SAGA_SWEEP_INTERVAL_MS: how often unfinished sagas are looked for. */
+  sagaSweepIntervalMs: Type.Integer({ minimum: 50, default: 5_000 }),
+  /** SPLITSHOP_CRASH_POINTS: test-only, see src/platform/faults.ts. */
+  crashPoints: Type.Optional(Type.String()),
+});
+
+export type Config = Readonly<Static<typeof ConfigSchema>> & {
+  readonly jwtSecret: string;
+  readonly adminPasswordGenerated: boolean;
+  readonly adminPassword: string;
+};
+
+const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
+  PORT: 'port',
+  HOST: 'host',
+  DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'logLevel',
+  JWT_SECRET: 'jwtSecret',
+  JWT_TTL_SECONDS: 'jwtTtlSeconds',
+  JWT_ISSUER: 'jwtIssuer',
+  JWT_AUDIENCE: 'jwtAudience',
+  JWT_CLOCK_SKEW_SECONDS: 'jwtClockSkewSeconds',
+  ADMIN_PASSWORD: 'adminPassword',
+  ADMIN_EMAIL: 'adminEmail',
+  RATE_LIMIT_MAX: 'rateLimitMax',
+  RATE_LIMIT_WINDOW_SECONDS: 'rateLimitWindowSeconds',
+  LOGIN_FAILURES_MAX: 'loginFailuresMax',
+  LOGIN_FAILURES_WINDOW_SECONDS: 'loginFailuresWindowSeconds',
+  PASSWORD_HASH_CONCURRENCY: 'passwordHashConcurrency',
+  BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  SAGA_SWEEP_INTERVAL_MS: 'sagaSweepIntervalMs',
+  SPLITSHOP_CRASH_POINTS: 'crashPoints',
+};
+
+/** The environment variable of each setting, for the README and error messages. */
+export const configVariables: Readonly<Record<string, string>> = ENV;
+
+/**
+ * Reads configuration once from `env`, validates it, fills in development defaults, and freezes it.
+ * Throws with every problem listed; nothing else in the code reads `process.env`.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const errors = [...Value.Errors(ConfigSchema, value)];
+  if (errors.length > 0) {
+    const byKey = Object.fromEntries(Object.entries(ENV).map(([name, key]) => [`/${key}`, name]));
+    const lines = errors.map((e) => `${byKey[e.instancePath] ?? e.instancePath}: ${e.message}`);
+    throw new Error(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const parsed = value as Static<typeof ConfigSchema>;
+  if (parsed.jwtSecret !== undefined && Buffer.byteLength(parsed.jwtSecret) < 32) {
+    throw new Error('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes');
+  }
+  const adminPassword = parsed.adminPassword ?? randomBytes(18).toString('base64url');
+  return Object.freeze({
+    ...parsed,
+    dataDir: resolve(parsed.dataDir),
+    jwtSecret: parsed.jwtSecret ?? randomBytes(48).toString('base64url'),
+    adminPassword,
+    adminPasswordGenerated: parsed.adminPassword === undefined,
+  });
+}

@@ -1,0 +1,22 @@
+import type { EventEnvelope } from './envelope.ts';
+
+/** Handles one event. Resolving acknowledges it; rejecting asks for a redelivery. */
+export type EventHandler = (event: EventEnvelope) => Promise<void>;
+
+/**
+ * The transport between an outbox relay and consumers. Delivery is at least once:
+ * consumers make effects exactly once through their inbox.
+ */
+export interface EventBus {
+  readonly kind: 'memory' | 'amqp';
+  /**
+   * Resolves once the event is durably accepted: by the broker's confirm over AMQP, by every
+   * subscriber's commit in memory. Only then may the outbox row be marked sent.
+   */
+  publish(event: EventEnvelope): Promise<void>;
+  /** Registers `consumer` (one queue per consuming module) for `types`. */
+  subscribe(consumer: string, types: readonly string[], handler: EventHandler): Promise<void>;
+  /** Answers when the bus can carry events. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

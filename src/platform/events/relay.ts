@@ -1,0 +1,178 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { crashPoint } from '../faults.ts';
+import type { EventBus } from './bus.ts';
+import type { EventEnvelope } from './envelope.ts';
+import type { EventTables } from './tables.ts';
+
+export interface RelayOptions {
+  readonly db: Kysely<EventTables>;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly batchSize?: number;
+  /** How often to look for due rows when nothing wakes the relay. */
+  readonly pollIntervalMs?: number;
+  /** Deliveries before a row is set aside as a dead letter. */
+  readonly maxAttempts?: number;
+  readonly baseBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** How long sent rows are kept before they are purged. */
+  readonly retentionMs?: number;
+}
+
+export interface OutboxRelay {
+  start(): void;
+  /** Looks for rows now rather than at the next poll. */
+  notify(): void;
+  /** Runs until no row is due; for tests and commands. */
+  drain(): Promise<void>;
+  /** Lets the batch in flight finish, then stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Moves committed outbox rows to the bus. A row is marked sent only after the bus accepted it
+ * durably; a failed row is retried with exponential backoff, and after `maxAttempts` is kept as a
+ * dead letter (see `replayDeadLetters`) while later rows keep flowing.
+ */
+export function createOutboxRelay(options: RelayOptions): OutboxRelay {
+  const { db, bus, log } = options;
+  const batchSize = options.batchSize ?? 200;
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const maxAttempts = options.maxAttempts ?? 10;
+  const baseBackoffMs = options.baseBackoffMs ?? 200;
+  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const retentionMs = options.retentionMs ?? 24 * 3600_000;
+
+  let running = false;
+  let stopped = true;
+  let wakeAgain = false;
+  let current: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastPurge = 0;
+
+  async function relayBatch(): Promise<number> {
+    const now = Date.now();
+    const rows = await db
+      .selectFrom('outbox')
+      .select(['seq', 'envelope', 'attempts'])
+      .where('sent_at', 'is', null)
+      .where('dead_at', 'is', null)
+      .where('next_attempt_at', '<=', now)
+      .orderBy('seq')
+      .limit(batchSize)
+      .execute();
+    if (rows.length === 0) return 0;
+    crashPoint('relay.before_publish');
+    const results = await Promise.allSettled(
+      rows.map((row) => bus.publish(JSON.parse(row.envelope) as EventEnvelope)),
+    );
+    crashPoint('relay.after_publish_before_mark');
+    const sent: number[] = [];
+    const done = Date.now();
+    await db.transaction().execute(async (trx) => {
+      for (const [i, result] of results.entries()) {
+        const row = rows[i]!;
+        if (result.status === 'fulfilled') {
+          sent.push(row.seq);
+          continue;
+        }
+        const attempts = row.attempts + 1;
+        const dead = attempts >= maxAttempts;
+        const backoff =
+          Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+        const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+        log[dead ? 'error' : 'warn'](
+          { seq: row.seq, attempts, err: result.reason },
+          dead ? 'event dead-lettered after its last delivery attempt' : 'event delivery failed; will retry',
+        );
+        await trx
+          .updateTable('outbox')
+          .set({
+            attempts,
+            next_attempt_at: done + Math.round(backoff),
+            last_error: reason.slice(0, 1000),
+            dead_at: dead ? done : null,
+          })
+          .where('seq', '=', row.seq)
+          .execute();
+      }
+      if (sent.length > 0)
+        await trx.updateTable('outbox').set({ sent_at: done }).where('seq', 'in', sent).execute();
+    });
+    if (done - lastPurge > 60_000) {
+      lastPurge = done;
+      await db
+        .deleteFrom('outbox')
+        .where('sent_at', '<', done - retentionMs)
+        .execute();
+    }
+    return rows.length;
+  }
+
+  async function loop(): Promise<void> {
+    running = true;
+    try {
+      do {
+        wakeAgain = false;
+        let n: number;
+        do {
+          n = await relayBatch();
+        } while (n === batchSize && !stopped);
+      } while (wakeAgain && !stopped);
+    } catch (err) {
+      log.error({ err }, 'outbox relay failed; will retry');
+    } finally {
+      running = false;
+    }
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    if (running) {
+      wakeAgain = true;
+      return;
+    }
+    current = loop();
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      kick();
+      schedule();
+    }, pollIntervalMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      kick();
+      schedule();
+    },
+    notify: kick,
+    async drain() {
+      await current;
+      while ((await relayBatch()) > 0) {
+        // keep going until nothing is due
+      }
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await current;
+    },
+  };
+}
+
+/** Puts dead letters back in line, for the `replay-dead-letters` command. Returns how many. */
+export async function replayDeadLetters(db: Kysely<EventTables>): Promise<number> {
+  const result = await db
+    .updateTable('outbox')
+    .set({ dead_at: null, attempts: 0, next_attempt_at: Date.now(), last_error: null })
+    .where('dead_at', 'is not', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
