@@ -20,7 +20,7 @@ export function createEventPipeline<DB extends EventTables, E extends EventMap>(
 }): EventPipeline<DB, E> {
   const outbox = createOutbox<DB, E>(options.db, options.source);
   const relay = createOutboxRelay({
-    db: options.db as unknown as Kysely<EventTables>,
+    db: options.db,
     bus: options.bus,
     log: options.log.child({ component: 'outbox-relay' }),
   });

@@ -3,10 +3,10 @@ import type { Logger } from 'pino';
 import { crashPoint } from '../faults.ts';
 import type { EventBus } from './bus.ts';
 import type { EventEnvelope } from './envelope.ts';
-import type { EventTables } from './tables.ts';
+import { type EventTables, eventTablesOf } from './tables.ts';
 
-export interface RelayOptions {
-  readonly db: Kysely<EventTables>;
+export interface RelayOptions<DB extends EventTables = EventTables> {
+  readonly db: Kysely<DB>;
   readonly bus: EventBus;
   readonly log: Logger;
   readonly batchSize?: number;
@@ -35,8 +35,9 @@ export interface OutboxRelay {
  * durably; a failed row is retried with exponential backoff, and after `maxAttempts` is kept as a
  * dead letter (see `replayDeadLetters`) while later rows keep flowing.
  */
-export function createOutboxRelay(options: RelayOptions): OutboxRelay {
-  const { db, bus, log } = options;
+export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<DB>): OutboxRelay {
+  const { bus, log } = options;
+  const db = eventTablesOf(options.db);
   const batchSize = options.batchSize ?? 200;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const maxAttempts = options.maxAttempts ?? 10;
@@ -168,8 +169,8 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
 }
 
 /** Puts dead letters back in line, for the `replay-dead-letters` command. Returns how many. */
-export async function replayDeadLetters(db: Kysely<EventTables>): Promise<number> {
-  const result = await db
+export async function replayDeadLetters<DB extends EventTables>(db: Kysely<DB>): Promise<number> {
+  const result = await eventTablesOf(db)
     .updateTable('outbox')
     .set({ dead_at: null, attempts: 0, next_attempt_at: Date.now(), last_error: null })
     .where('dead_at', 'is not', null)

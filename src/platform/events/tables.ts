@@ -63,3 +63,8 @@ export const eventTablesMigration: Migration = {
     await db.schema.dropTable('outbox').execute();
   },
 };
+
+/** Views a module's database as its event tables (Kysely's database type is invariant). */
+export function eventTablesOf<DB extends EventTables>(db: Kysely<DB>): Kysely<EventTables> {
+  return db as unknown as Kysely<EventTables>;
+}

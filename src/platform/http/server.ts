@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
 import { installProblemHandlers } from './problem.ts';
 import { type RateLimitOptions, rateLimitPlugin } from './rate-limit.ts';
@@ -37,7 +37,7 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   const app = Fastify({
     loggerInstance: options.log,
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const sent = req.headers['x-request-id'];
       return typeof sent === 'string' && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
@@ -53,6 +53,8 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     rewriteUrl: rewriteVersionedUrl,
     routerOptions: { maxParamLength: 200 },
   });
+  // The API speaks JSON only: any other body type is a 415, not a string handed to a JSON schema.
+  app.removeContentTypeParser('text/plain');
   const validators = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? validators.body : validators.text).compile(schema as object),

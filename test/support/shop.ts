@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** A running shop, whatever its topology: where to reach it and how to stop it. */
+export interface ShopHandle {
+  readonly baseUrl: string;
+  readonly adminPassword: string;
+  stop(): Promise<void>;
+}
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+export const TEST_ADMIN_PASSWORD = 'admin-password-for-tests';
+
+export interface ShopProcess {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  /** Every log line the process wrote so far, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  /** Resolves with the exit code or signal. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Environment for a test shop: its own data directory, a fixed secret and admin password, an open port. */
+export function shopEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    JWT_SECRET: TEST_JWT_SECRET,
+    ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: '5000',
+    ...extra,
+  };
+}
+
+/** Starts `src/bootstrap/main.ts` as its own process, as `npm start` does, and waits until it listens. */
+export async function spawnShop(env: Record<string, string>, timeoutMs = 60_000): Promise<ShopProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/bootstrap/main.ts')],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | string>((done) =>
+    child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
+  );
+  const baseUrl = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`shop did not start in ${timeoutMs} ms\n${stderr}`)),
+      timeoutMs,
+    );
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.event === 'listening') {
+          clearTimeout(timer);
+          done(String(entry.url));
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`shop exited (${code}) before listening\n${stderr}`));
+    });
+  });
+  return { child, baseUrl, logs, exited };
+}
+
+/** Stops a shop process with SIGTERM (graceful) and waits for it to exit. */
+export async function stopShop(
+  shop: ShopProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<number | string> {
+  if (shop.child.exitCode === null && shop.child.signalCode === null) shop.child.kill(signal);
+  return shop.exited;
+}
+
+export function tempDataDir(prefix = 'splitshop-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** The monolith on SQLite, as `npm start` runs it. */
+export async function startMonolith(extraEnv: Record<string, string> = {}): Promise<ShopHandle> {
+  const dataDir = tempDataDir();
+  const shop = await spawnShop(shopEnv(dataDir, extraEnv));
+  return {
+    baseUrl: shop.baseUrl,
+    adminPassword: TEST_ADMIN_PASSWORD,
+    async stop() {
+      await stopShop(shop);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
