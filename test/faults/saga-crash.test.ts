@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClient, type TestClient } from '../support/http-client.ts';
+import { type Client, createClient } from '../support/http-client.ts';
 import { shopEnv, spawnShop, stopShop, TEST_ADMIN_PASSWORD, tempDataDir } from '../support/shop.ts';
 
 const TERMINAL = new Set(['confirmed', 'cancelled', 'shipped']);
@@ -9,7 +9,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function token(client: TestClient, username: string, password: string): Promise<string> {
+async function token(client: Client, username: string, password: string): Promise<string> {
   const res = await client.request('POST', '/auth/login', { body: { username, password } });
   expect(res.status).toBe(200);
   return (res.body as { access_token: string }).access_token;

@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adminLogin, createClient, login, register } from '../support/http-client.ts';
+import { ROOT, shopEnv, spawnShop, stopShop, TEST_ADMIN_PASSWORD, tempDataDir } from '../support/shop.ts';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+function dataDir(): string {
+  const dir = tempDataDir('splitshop-proc-');
+  dirs.push(dir);
+  return dir;
+}
+
+describe('the monolith as a process', () => {
+  it('prints a generated admin password once, on the first start only, and it works', async () => {
+    const dir = dataDir();
+    const env = shopEnv(dir);
+    delete env.ADMIN_PASSWORD;
+    const first = await spawnShop(env);
+    const line = first.logs.find((l) => typeof l.generated_admin_password === 'string');
+    expect(line).toBeDefined();
+    const password = String(line!.generated_admin_password);
+    await stopShop(first);
+    const second = await spawnShop(env);
+    try {
+      expect(second.logs.some((l) => 'generated_admin_password' in l)).toBe(false);
+      const token = await adminLogin(createClient(second.baseUrl), password);
+      expect(token.split('.')).toHaveLength(3);
+    } finally {
+      await stopShop(second);
+    }
+  });
+
+  it('never writes a password, a token or a password hash to its log', async () => {
+    const shop = await spawnShop(shopEnv(dataDir(), { LOG_LEVEL: 'trace' }));
+    const client = createClient(shop.baseUrl);
+    const account = await register(client);
+    await client.request('POST', '/auth/login', { body: { username: account.user.username, password: 'wrong-password' } });
+    await client.request('PATCH', `/users/${account.user.id}`, {
+      token: account.token,
+      body: { password: 'a-new-password-123' },
+    });
+    await client.request('GET', '/users/me', { token: account.token });
+    await stopShop(shop);
+    const text = shop.logs.map((l) => JSON.stringify(l)).join('\n');
+    expect(shop.logs.length).toBeGreaterThan(5);
+    for (const secret of [account.password, 'wrong-password', 'a-new-password-123', TEST_ADMIN_PASSWORD, account.token]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).not.toContain('$argon2');
+    expect(text).toContain(account.user.id);
+  });
+
+  it('finishes requests in flight on SIGTERM, exits cleanly, and loses no acknowledged order', async () => {
+    const dir = dataDir();
+    const shop = await spawnShop(shopEnv(dir));
+    let client = createClient(shop.baseUrl);
+    const admin = await adminLogin(client, TEST_ADMIN_PASSWORD);
+    const product = await client.request<{ id: string }>('POST', '/products', {
+      token: admin,
+      body: { name: 'Shutdown lamp', price: 10, stock: 1000 },
+    });
+    const account = await register(client);
+    const inFlight = Array.from({ length: 40 }, () =>
+      client
+        .request<{ id: string; status: string }>('POST', '/orders', {
+          token: account.token,
+          body: { product_id: product.body.id, quantity: 1 },
+        })
+        .catch(() => undefined),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    const code = await stopShop(shop, 'SIGTERM');
+    const answers = await Promise.all(inFlight);
+    expect(code).toBe(0);
+    const acknowledged = answers.filter((a) => a?.status === 201).map((a) => a!.body.id);
+    expect(answers.every((a) => a === undefined || a.status === 201 || a.status === 503)).toBe(true);
+
+    const again = await spawnShop(shopEnv(dir));
+    try {
+      client = createClient(again.baseUrl);
+      const token = await login(client, { username: account.user.username, password: account.password });
+      const list = await client.request<{ items: Array<{ id: string; status: string }> }>('GET', '/orders?limit=100', {
+        token,
+      });
+      const byId = new Map(list.body.items.map((o) => [o.id, o.status]));
+      for (const id of acknowledged) expect(byId.get(id)).toBe('confirmed');
+      const stock = await client.request<{ stock: number }>('GET', `/products/${product.body.id}`);
+      const confirmed = list.body.items.filter((o) => o.status === 'confirmed').length;
+      expect(stock.body.stock).toBe(1000 - confirmed);
+    } finally {
+      await stopShop(again);
+    }
+  });
+
+  it('rebuilds the order projection from the events with the same result', async () => {
+    const dir = dataDir();
+    const shop = await spawnShop(shopEnv(dir));
+    let client = createClient(shop.baseUrl);
+    const admin = await adminLogin(client, TEST_ADMIN_PASSWORD);
+    const product = await client.request<{ id: string }>('POST', '/products', {
+      token: admin,
+      body: { name: 'Projection mug', price: 3.5, stock: 3 },
+    });
+    const account = await register(client);
+    const order = (body: object) => client.request<{ id: string }>('POST', '/orders', { token: account.token, body });
+    const confirmed = await order({ product_id: product.body.id, quantity: 1 });
+    await order({ product_id: product.body.id, quantity: 1, payment_method: 'pm_card_chargeDeclined' });
+    await order({ product_id: product.body.id, quantity: 99 });
+    await client.request('POST', `/orders/${confirmed.body.id}/ship`, { token: admin });
+    const second = await order({ product_id: product.body.id, quantity: 2 });
+    await client.request('POST', `/orders/${second.body.id}/cancel`, { token: account.token });
+    const before = await client.request('GET', '/orders?limit=100', { token: account.token });
+    await stopShop(shop);
+
+    const { stdout } = await run(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/bootstrap/rebuild-projections.ts')],
+      { cwd: ROOT, env: shopEnv(dir) },
+    );
+    expect(stdout).toMatch(/4 orders/);
+
+    const again = await spawnShop(shopEnv(dir));
+    try {
+      client = createClient(again.baseUrl);
+      const token = await login(client, { username: account.user.username, password: account.password });
+      const after = await client.request('GET', '/orders?limit=100', { token });
+      expect(after.body).toEqual(before.body);
+    } finally {
+      await stopShop(again);
+    }
+  });
+});
