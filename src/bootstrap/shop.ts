@@ -40,10 +40,10 @@ export function databaseUrl(config: Config, module: ModuleName): string {
 export async function buildShop(config: Config, log: Logger): Promise<Shop> {
   armCrashPoints(config.crashPoints);
   const bus: EventBus = createMemoryBus();
-  const databases = new Map<ModuleName, ModuleDatabase<never>>();
+  const databases = new Map<ModuleName, ModuleDatabase<unknown>>();
   const open = <DB>(module: ModuleName): ModuleDatabase<DB> => {
     const database = openDatabase<DB>({ url: databaseUrl(config, module), synchronous: DURABILITY[module] });
-    databases.set(module, database as ModuleDatabase<never>);
+    databases.set(module, database as unknown as ModuleDatabase<unknown>);
     return database;
   };
   const logFor = (module: ModuleName) => log.child({ module });

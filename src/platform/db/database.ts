@@ -37,7 +37,7 @@ export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
   };
 }
 
-export function isPostgres(db: Kysely<unknown>): boolean {
+export function isPostgres<DB>(db: Kysely<DB>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
@@ -45,13 +45,13 @@ export function isPostgres(db: Kysely<unknown>): boolean {
 export type Migrations = Readonly<Record<string, Migration>>;
 
 /** Runs a module's migrations with its own migration table, so modules can share a database server. */
-export async function migrateToLatest(
-  db: Kysely<unknown>,
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
   module: string,
   migrations: Migrations,
 ): Promise<void> {
   const migrator = new Migrator({
-    db,
+    db: db as Kysely<unknown>,
     provider: { getMigrations: async () => ({ ...migrations }) },
     migrationTableName: `${module}_migrations`,
     migrationLockTableName: `${module}_migrations_lock`,

@@ -18,8 +18,11 @@ export interface EventEnvelope<T = unknown> {
   readonly traceparent?: string;
 }
 
-/** A map of event type to payload, as each module's contract declares its events. */
-export type EventMap = Record<string, unknown>;
+/**
+ * A map of event type to payload, as each module's contract declares its events. `object` rather than
+ * `Record<string, unknown>`, so a contract's events may be an interface (interfaces have no index signature).
+ */
+export type EventMap = object;
 
 export function createEnvelope<T>(
   source: string,

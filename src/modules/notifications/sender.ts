@@ -1,0 +1,155 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from '../../platform/log.ts';
+import type { NotificationSender } from './ports.ts';
+import {
+  type DueNotification,
+  findDue,
+  markSent,
+  type NotificationsDatabase,
+  recordAttempt,
+  toNotification,
+} from './repository.ts';
+
+/** The default sender: one info line per message, without the body or the address. */
+export function createLogSender(log: Logger): NotificationSender {
+  return {
+    async send({ notification, to }) {
+      log.info(
+        {
+          notification_id: notification.id,
+          user_id: notification.user_id,
+          channel: notification.channel,
+          subject: notification.subject,
+          addressed: to.email !== null,
+        },
+        'notification sent',
+      );
+    },
+  };
+}
+
+export interface DispatcherOptions {
+  readonly db: Kysely<NotificationsDatabase>;
+  readonly sender: NotificationSender;
+  readonly log: Logger;
+  /** How often to look for due notifications when nothing wakes the dispatcher. */
+  readonly intervalMs?: number;
+  /** Sends tried per notification before it is given up. */
+  readonly maxAttempts?: number;
+  readonly baseBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  readonly batchSize?: number;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Looks for due notifications now rather than at the next tick. */
+  notify(): void;
+  /** Resolves once the round in flight, if any, has finished; for tests. */
+  idle(): Promise<void>;
+  /** Lets the send in flight finish, then stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sends stored notifications outside any handler's transaction and marks them sent. The attempt is
+ * recorded before the send, with the time of the next one, so a send that fails or dies with the process
+ * is tried again after a backoff, and at most `maxAttempts` times.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { db, sender, log } = options;
+  const intervalMs = options.intervalMs ?? 2000;
+  const maxAttempts = options.maxAttempts ?? 8;
+  const baseBackoffMs = options.baseBackoffMs ?? 1000;
+  const maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+  const batchSize = options.batchSize ?? 50;
+
+  let stopped = true;
+  let running = false;
+  let wakeAgain = false;
+  let current: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  function backoffMs(attempts: number): number {
+    return Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1));
+  }
+
+  async function dispatchOne({ row, username, email }: DueNotification): Promise<void> {
+    const attempts = row.attempts + 1;
+    const retryAt = new Date(Date.now() + backoffMs(attempts)).toISOString();
+    if (!(await recordAttempt(db, row.id, attempts, retryAt))) return;
+    try {
+      await sender.send({ notification: toNotification(row), to: { user_id: row.user_id, email, username } });
+    } catch (err) {
+      const last = attempts >= maxAttempts;
+      log[last ? 'error' : 'warn'](
+        { notification_id: row.id, attempts, err },
+        last ? 'notification not sent; giving up' : 'notification not sent; will retry',
+      );
+      return;
+    }
+    await markSent(db, row.id, new Date().toISOString());
+  }
+
+  async function dispatchBatch(): Promise<number> {
+    const due = await findDue(db, { now: new Date().toISOString(), maxAttempts, limit: batchSize });
+    for (const notification of due) {
+      if (stopped) break;
+      await dispatchOne(notification);
+    }
+    return due.length;
+  }
+
+  async function loop(): Promise<void> {
+    running = true;
+    try {
+      do {
+        wakeAgain = false;
+        let n: number;
+        do {
+          n = await dispatchBatch();
+        } while (n === batchSize && !stopped);
+      } while (wakeAgain && !stopped);
+    } catch (err) {
+      log.error({ err }, 'notification dispatch failed; will retry');
+    } finally {
+      running = false;
+    }
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    if (running) {
+      wakeAgain = true;
+      return;
+    }
+    current = loop();
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      kick();
+      schedule();
+    }, intervalMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      kick();
+      schedule();
+    },
+    notify: kick,
+    async idle() {
+      while (running) await current;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await current;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { Role } from '../../platform/context.ts';
+import type { EventTables } from '../../platform/events/tables.ts';
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** Lowercased. */
+  email: string;
+  /** argon2id PHC string; never leaves this module. */
+  password_hash: string;
+  role: Role;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTables {
+  users: UsersTable;
+}
+
+export type UsersDatabase = UsersTables & EventTables;
+
+export type UserRow = Selectable<UsersTable>;
+
+/** The columns that may change after registration. */
+export type UserChanges = Pick<Updateable<UsersTable>, 'email' | 'password_hash' | 'role' | 'updated_at'>;
+
+/** Queries on the users table. Reads take the database; writes take the caller's transaction. */
+export interface UsersRepository {
+  findById(id: string): Promise<UserRow | undefined>;
+  findByUsername(username: string): Promise<UserRow | undefined>;
+  findByEmail(email: string): Promise<UserRow | undefined>;
+  /** Whether `username` or `email` is taken, for a fast answer before the unique constraint decides. */
+  isTaken(username: string, email: string): Promise<boolean>;
+  adminExists(db?: Kysely<UsersDatabase>): Promise<boolean>;
+  insert(trx: Kysely<UsersDatabase>, row: UserRow): Promise<void>;
+  update(trx: Kysely<UsersDatabase>, id: string, changes: UserChanges): Promise<UserRow | undefined>;
+  updateByUsername(
+    trx: Kysely<UsersDatabase>,
+    username: string,
+    changes: UserChanges,
+  ): Promise<UserRow | undefined>;
+}
+
+export function createUsersRepository(db: Kysely<UsersDatabase>): UsersRepository {
+  const byColumn = (column: 'id' | 'username' | 'email', value: string) =>
+    db.selectFrom('users').selectAll().where(column, '=', value).executeTakeFirst();
+  return {
+    findById: (id) => byColumn('id', id),
+    findByUsername: (username) => byColumn('username', username),
+    findByEmail: (email) => byColumn('email', email),
+    async isTaken(username, email) {
+      const row = await db
+        .selectFrom('users')
+        .select('id')
+        .where((eb) => eb.or([eb('username', '=', username), eb('email', '=', email)]))
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async adminExists(executor = db) {
+      const row = await executor
+        .selectFrom('users')
+        .select('id')
+        .where('role', '=', 'admin')
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async insert(trx, row) {
+      await trx.insertInto('users').values(row).execute();
+    },
+    update(trx, id, changes) {
+      return trx.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+    },
+    updateByUsername(trx, username, changes) {
+      return trx
+        .updateTable('users')
+        .set(changes)
+        .where('username', '=', username)
+        .returningAll()
+        .executeTakeFirst();
+    },
+  };
+}
+
+/** A unique constraint refused the write: SQLite's `SQLITE_CONSTRAINT_UNIQUE`, Postgres's `23505`. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
