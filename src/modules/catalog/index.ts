@@ -1,1 +1,2 @@
 export * from './contract.ts';
+export { type CatalogModuleDeps, createCatalogModule } from './module.ts';

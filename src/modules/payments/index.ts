@@ -1,1 +1,2 @@
 export * from './contract.ts';
+export { createPaymentsModule, type PaymentsModuleDeps } from './module.ts';
