@@ -41,7 +41,9 @@ describe('the monolith as a process', () => {
     const shop = await spawnShop(shopEnv(dataDir(), { LOG_LEVEL: 'trace' }));
     const client = createClient(shop.baseUrl);
     const account = await register(client);
-    await client.request('POST', '/auth/login', { body: { username: account.user.username, password: 'wrong-password' } });
+    await client.request('POST', '/auth/login', {
+      body: { username: account.user.username, password: 'wrong-password' },
+    });
     await client.request('PATCH', `/users/${account.user.id}`, {
       token: account.token,
       body: { password: 'a-new-password-123' },
@@ -50,7 +52,13 @@ describe('the monolith as a process', () => {
     await stopShop(shop);
     const text = shop.logs.map((l) => JSON.stringify(l)).join('\n');
     expect(shop.logs.length).toBeGreaterThan(5);
-    for (const secret of [account.password, 'wrong-password', 'a-new-password-123', TEST_ADMIN_PASSWORD, account.token]) {
+    for (const secret of [
+      account.password,
+      'wrong-password',
+      'a-new-password-123',
+      TEST_ADMIN_PASSWORD,
+      account.token,
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(text).not.toContain('$argon2');
@@ -86,9 +94,13 @@ describe('the monolith as a process', () => {
     try {
       client = createClient(again.baseUrl);
       const token = await login(client, { username: account.user.username, password: account.password });
-      const list = await client.request<{ items: Array<{ id: string; status: string }> }>('GET', '/orders?limit=100', {
-        token,
-      });
+      const list = await client.request<{ items: Array<{ id: string; status: string }> }>(
+        'GET',
+        '/orders?limit=100',
+        {
+          token,
+        },
+      );
       const byId = new Map(list.body.items.map((o) => [o.id, o.status]));
       for (const id of acknowledged) expect(byId.get(id)).toBe('confirmed');
       const stock = await client.request<{ stock: number }>('GET', `/products/${product.body.id}`);
@@ -109,7 +121,8 @@ describe('the monolith as a process', () => {
       body: { name: 'Projection mug', price: 3.5, stock: 3 },
     });
     const account = await register(client);
-    const order = (body: object) => client.request<{ id: string }>('POST', '/orders', { token: account.token, body });
+    const order = (body: object) =>
+      client.request<{ id: string }>('POST', '/orders', { token: account.token, body });
     const confirmed = await order({ product_id: product.body.id, quantity: 1 });
     await order({ product_id: product.body.id, quantity: 1, payment_method: 'pm_card_chargeDeclined' });
     await order({ product_id: product.body.id, quantity: 99 });
