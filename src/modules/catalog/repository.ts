@@ -150,9 +150,3 @@ export const catalogRepository = {
       .execute();
   },
 };
-
-/** A unique or primary key violation, as SQLite (better-sqlite3) or Postgres (pg) reports it. */
-export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
-}

@@ -129,7 +129,7 @@ export function createCatalogRoutes(api: CatalogApi): FastifyPluginAsync {
     app.post(
       '/products',
       {
-        preHandler: app.requireAdmin,
+        onRequest: app.requireAdmin,
         schema: {
           tags,
           summary: 'Create a product (admin)',
@@ -153,7 +153,7 @@ export function createCatalogRoutes(api: CatalogApi): FastifyPluginAsync {
     app.patch(
       '/products/:id',
       {
-        preHandler: app.requireAdmin,
+        onRequest: app.requireAdmin,
         schema: {
           tags,
           summary: 'Change a product (admin)',

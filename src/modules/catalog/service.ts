@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Clock, isoNow, systemClock } from '../../platform/clock.ts';
 import type { CallContext } from '../../platform/context.ts';
+import { isUniqueViolation } from '../../platform/db/errors.ts';
 import { platformErrors } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/events/outbox.ts';
 import { newId } from '../../platform/ids.ts';
@@ -15,13 +16,7 @@ import {
   type ReserveStockInput,
   type UpdateProductInput,
 } from './contract.ts';
-import {
-  type CatalogDatabase,
-  isUniqueViolation,
-  catalogRepository as repo,
-  toProduct,
-  toReservation,
-} from './repository.ts';
+import { type CatalogDatabase, catalogRepository as repo, toProduct, toReservation } from './repository.ts';
 
 export interface CatalogServiceDeps {
   readonly db: Kysely<CatalogDatabase>;

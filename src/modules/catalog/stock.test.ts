@@ -6,10 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { catalogMigrations } from '../../../migrations/catalog/index.ts';
 import type { CallContext } from '../../platform/context.ts';
 import { type ModuleDatabase, migrateToLatest, openDatabase } from '../../platform/db/database.ts';
+import { isUniqueViolation } from '../../platform/db/errors.ts';
 import { hasCode } from '../../platform/errors.ts';
 import { createOutbox } from '../../platform/events/outbox.ts';
 import type { CatalogApi, CatalogEvents } from './contract.ts';
-import { type CatalogDatabase, isUniqueViolation } from './repository.ts';
+import type { CatalogDatabase } from './repository.ts';
 import { createCatalogService } from './service.ts';
 
 const admin: CallContext = { requestId: 'r-admin', actor: { id: 'u-admin', role: 'admin' } };

@@ -27,7 +27,7 @@ export function createNotificationsRoutes(
     app.get(
       '/notifications',
       {
-        preHandler: app.requireUser,
+        onRequest: app.requireUser,
         schema: {
           tags: ['notifications'],
           summary: "The caller's notifications, newest first",

@@ -28,7 +28,7 @@ export function createPaymentsRoutes(api: PaymentsApi): FastifyPluginAsync {
     app.get(
       '/payments',
       {
-        preHandler: app.requireUser,
+        onRequest: app.requireUser,
         schema: {
           tags: ['payments'],
           summary: "An order's charges and refunds, oldest first",

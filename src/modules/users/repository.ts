@@ -82,9 +82,3 @@ export function createUsersRepository(db: Kysely<UsersDatabase>): UsersRepositor
     },
   };
 }
-
-/** A unique constraint refused the write: SQLite's `SQLITE_CONSTRAINT_UNIQUE`, Postgres's `23505`. */
-export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}

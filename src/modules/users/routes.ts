@@ -111,7 +111,7 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
     app.get(
       '/users/me',
       {
-        preHandler: app.requireUser,
+        onRequest: app.requireUser,
         schema: { tags: ['users'], summary: 'The caller', security: bearer, response: { 200: UserResponse } },
       },
       async (request) => api.getUser(callContext(request), request.actor!.id),
@@ -120,7 +120,7 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
     app.get(
       '/users/:id',
       {
-        preHandler: app.requireUser,
+        onRequest: app.requireUser,
         schema: {
           tags: ['users'],
           summary: 'A user, to itself or an admin',
@@ -135,7 +135,7 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
     app.patch(
       '/users/:id',
       {
-        preHandler: app.requireUser,
+        onRequest: app.requireUser,
         schema: {
           tags: ['users'],
           summary: 'Change email or password; role by an admin only',

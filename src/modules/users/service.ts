@@ -1,5 +1,6 @@
 import { type Clock, isoNow, systemClock } from '../../platform/clock.ts';
 import { type CallContext, isAdmin, type Role } from '../../platform/context.ts';
+import { isUniqueViolation } from '../../platform/db/errors.ts';
 import { platformErrors } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/events/outbox.ts';
 import { newId } from '../../platform/ids.ts';
@@ -14,7 +15,7 @@ import {
   usersErrors,
 } from './contract.ts';
 import type { PasswordHasher } from './password.ts';
-import { isUniqueViolation, type UserRow, type UsersDatabase, type UsersRepository } from './repository.ts';
+import type { UserRow, UsersDatabase, UsersRepository } from './repository.ts';
 
 /** The rules a registration and an update must meet; the routes' schemas say the same. */
 export const USERNAME_PATTERN = '^[a-z0-9_.-]{3,32}$';
