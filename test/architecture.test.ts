@@ -13,7 +13,9 @@ async function violations(cwd: string): Promise<string[]> {
   const { stdout } = await run(bin, ['src', '--config', config, '--output-type', 'json'], { cwd }).catch(
     (err: { stdout: string }) => ({ stdout: err.stdout }),
   );
-  const result = JSON.parse(stdout) as { summary: { violations: Array<{ rule: { name: string }; from: string; to: string }> } };
+  const result = JSON.parse(stdout) as {
+    summary: { violations: Array<{ rule: { name: string }; from: string; to: string }> };
+  };
   return result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
 }
 

@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     );
   }
   const address = await shop.app.listen({ port: config.port, host: config.host });
-  log.info({ event: 'listening', url: address, data_dir: config.dataDir }, `Splitshop listening on ${address}`);
+  log.info(
+    { event: 'listening', url: address, data_dir: config.dataDir },
+    `Splitshop listening on ${address}`,
+  );
 }
 
 main().catch((err: unknown) => {

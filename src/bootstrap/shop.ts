@@ -72,6 +72,7 @@ export async function buildShop(config: Config, log: Logger): Promise<Shop> {
     catalog: catalog.api satisfies Pick<CatalogApi, 'reserveStock' | 'releaseStock'>,
     payments: payments.api satisfies Pick<PaymentsApi, 'charge' | 'refund'>,
     sagaSweepIntervalMs: config.sagaSweepIntervalMs,
+    sagaDeadlineMs: config.sagaDeadlineMs,
   });
   const modules = new Map<ModuleName, ModuleInstance<unknown>>([
     ['users', users],

@@ -43,6 +43,8 @@ export const ConfigSchema = Type.Object({
   requestTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
   /** SAGA_SWEEP_INTERVAL_MS: how often unfinished sagas are looked for. */
   sagaSweepIntervalMs: Type.Integer({ minimum: 50, default: 5_000 }),
+  /** SAGA_DEADLINE_MS: an order saga not charged by then compensates; keep it below REQUEST_TIMEOUT_MS. */
+  sagaDeadlineMs: Type.Integer({ minimum: 100, default: 20_000 }),
   /** SPLITSHOP_CRASH_POINTS: test-only, see src/platform/faults.ts. */
   crashPoints: Type.Optional(Type.String()),
 });
@@ -73,6 +75,7 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   BODY_LIMIT_BYTES: 'bodyLimitBytes',
   REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   SAGA_SWEEP_INTERVAL_MS: 'sagaSweepIntervalMs',
+  SAGA_DEADLINE_MS: 'sagaDeadlineMs',
   SPLITSHOP_CRASH_POINTS: 'crashPoints',
 };
 

@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../support/http-client.ts';
 import { shopEnv, spawnShop, stopShop, TEST_ADMIN_PASSWORD, tempDataDir } from '../support/shop.ts';
 
-const TERMINAL = new Set(['confirmed', 'cancelled', 'shipped']);
+// A saga has ended when the order's last event is one of these (a confirmed order may still be cancelling).
+const TERMINAL_EVENTS = new Set(['OrderConfirmed', 'OrderCancelled', 'OrderShipped']);
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -47,9 +48,11 @@ describe('a shop killed in the middle of a saga', () => {
       const productId = (created.body as { id: string }).id;
       const username = `crash${Date.now().toString(36)}`;
       expect(
-        (await client.request('POST', '/auth/register', {
-          body: { username, email: `${username}@example.com`, password: 'crash-password-1' },
-        })).status,
+        (
+          await client.request('POST', '/auth/register', {
+            body: { username, email: `${username}@example.com`, password: 'crash-password-1' },
+          })
+        ).status,
       ).toBe(201);
       const customer = await token(client, username, 'crash-password-1');
 
@@ -62,10 +65,14 @@ describe('a shop killed in the middle of a saga', () => {
           })
           .catch(() => undefined);
         if (!placed) break;
-        const orderId = (placed.body as { id?: string; order_id?: string }).id ?? (placed.body as { order_id?: string }).order_id;
+        const orderId =
+          (placed.body as { id?: string; order_id?: string }).id ??
+          (placed.body as { order_id?: string }).order_id;
         if (orderId) answered.push(orderId);
         if (scenario.cancel && placed.status === 201) {
-          const cancelled = await client.request('POST', `/orders/${orderId}/cancel`, { token: customer }).catch(() => undefined);
+          const cancelled = await client
+            .request('POST', `/orders/${orderId}/cancel`, { token: customer })
+            .catch(() => undefined);
           if (!cancelled) break;
         }
       }
@@ -76,16 +83,24 @@ describe('a shop killed in the middle of a saga', () => {
         client = createClient(restarted.baseUrl);
         const adminAgain = await token(client, 'admin', TEST_ADMIN_PASSWORD);
         const userToken = await token(client, username, 'crash-password-1');
-        let orders: Array<{ id: string; status: string; total: number; items: Array<{ quantity: number }> }> = [];
+        let unfinished: string[] = [];
+        let orders: Array<{ id: string; status: string; total: number; items: Array<{ quantity: number }> }> =
+          [];
         for (let attempt = 0; attempt < 100; attempt++) {
           const list = await client.request('GET', '/orders?limit=100', { token: userToken });
           orders = (list.body as { items: typeof orders }).items;
-          if (orders.every((o) => TERMINAL.has(o.status))) break;
+          unfinished = [];
+          for (const order of orders) {
+            const events = await client.request('GET', `/orders/${order.id}/events`, { token: userToken });
+            const last = (events.body as Array<{ type: string }>).at(-1)?.type ?? '';
+            if (!TERMINAL_EVENTS.has(last)) unfinished.push(`${order.id}: ${last}`);
+          }
+          if (unfinished.length === 0) break;
           await new Promise((r) => setTimeout(r, 200));
         }
         expect(orders.length).toBeGreaterThan(answered.length - 1);
         for (const id of answered) expect(orders.map((o) => o.id)).toContain(id);
-        expect(orders.filter((o) => !TERMINAL.has(o.status))).toEqual([]);
+        expect(unfinished).toEqual([]);
 
         const held = orders
           .filter((o) => o.status === 'confirmed' || o.status === 'shipped')
@@ -94,12 +109,25 @@ describe('a shop killed in the middle of a saga', () => {
         expect((product.body as { stock: number }).stock).toBe(initialStock - held);
 
         for (const order of orders) {
-          const payments = await client.request('GET', `/payments?order_id=${order.id}`, { token: adminAgain });
-          const rows = payments.status === 200 ? (payments.body as Array<{ kind: string; amount: number; status: string }>) : [];
-          const charged = rows.filter((p) => p.kind === 'charge' && p.status === 'succeeded').reduce((s, p) => s + p.amount, 0);
-          const refunded = rows.filter((p) => p.kind === 'refund' && p.status === 'succeeded').reduce((s, p) => s + p.amount, 0);
-          expect(rows.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length).toBeLessThanOrEqual(1);
-          expect(charged - refunded).toBe(order.status === 'confirmed' || order.status === 'shipped' ? order.total : 0);
+          const payments = await client.request('GET', `/payments?order_id=${order.id}`, {
+            token: adminAgain,
+          });
+          const rows =
+            payments.status === 200
+              ? (payments.body as Array<{ kind: string; amount: number; status: string }>)
+              : [];
+          const charged = rows
+            .filter((p) => p.kind === 'charge' && p.status === 'succeeded')
+            .reduce((s, p) => s + p.amount, 0);
+          const refunded = rows
+            .filter((p) => p.kind === 'refund' && p.status === 'succeeded')
+            .reduce((s, p) => s + p.amount, 0);
+          expect(
+            rows.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length,
+          ).toBeLessThanOrEqual(1);
+          expect(charged - refunded).toBe(
+            order.status === 'confirmed' || order.status === 'shipped' ? order.total : 0,
+          );
         }
       } finally {
         await stopShop(restarted);

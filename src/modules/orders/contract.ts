@@ -13,12 +13,16 @@ export interface OrderItem {
   readonly unit_price_minor: number;
 }
 
+/** A line of an order as read: its price is null while the order is pending and no stock is reserved yet. */
+export type OrderLine = Omit<OrderItem, 'unit_price_minor'> & { readonly unit_price_minor: number | null };
+
 /** An order, as the fold of its events. */
 export interface Order {
   readonly id: string;
   readonly user_id: string;
-  readonly items: readonly OrderItem[];
-  readonly total_minor: number;
+  readonly items: readonly OrderLine[];
+  /** Null while the order is pending and no stock is reserved yet (prices are known from the reservation). */
+  readonly total_minor: number | null;
   readonly currency: string;
   readonly status: OrderStatus;
   /** Why a cancelled order was cancelled: an error code such as `OUT_OF_STOCK`, or `CANCELLED_BY_USER`. */
@@ -58,7 +62,8 @@ export interface OrdersApi {
   /**
    * Runs the place-order saga to its end and returns the confirmed order. On failure the order is
    * recorded as cancelled and the error carries `order_id`: `OUT_OF_STOCK`, `PRODUCT_NOT_FOUND`,
-   * `PAYMENT_DECLINED`. Also `FORBIDDEN`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_USE`.
+   * `PAYMENT_DECLINED`, `ORDER_TIMEOUT`. Also `FORBIDDEN`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_USE`,
+   * and `ORDER_STILL_PROCESSING` (with `order_id`) when the saga has not ended by its deadline.
    */
   placeOrder(ctx: CallContext, input: PlaceOrderInput): Promise<Order>;
   /** The owner's or an admin's; `ORDER_NOT_FOUND` for anyone else. */
@@ -93,6 +98,8 @@ export const ordersErrors = defineErrors({
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This idempotency key was used with another request' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this idempotency key is still running' },
   ORDER_STILL_PROCESSING: { status: 409, title: 'The order is still being processed; try again shortly' },
+  /** A place saga that could not charge by its deadline: compensated, and the order cancelled. */
+  ORDER_TIMEOUT: { status: 503, title: 'The order could not be completed in time' },
 });
 
 /** Every method of OrdersApi, in one list that every adapter serves. */

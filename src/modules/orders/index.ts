@@ -1,1 +1,5 @@
+export { ordersMigrations } from '../../../migrations/orders/index.ts';
 export * from './contract.ts';
+export { createOrdersModule, type OrdersModuleDeps } from './module.ts';
+export { rebuildOrderProjections } from './projection.ts';
+export type { OrdersDatabase } from './repository.ts';

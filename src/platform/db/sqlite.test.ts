@@ -33,7 +33,11 @@ describe('the SQLite dialect', () => {
 
   it('prepares a query once and reuses the statement', async () => {
     const { db, prepare } = open();
-    await db.schema.createTable('t').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('n', 'integer').execute();
+    await db.schema
+      .createTable('t')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('n', 'integer')
+      .execute();
     await db.insertInto('t').values({ id: 1, n: 1 }).execute();
     prepare.mockClear();
     for (let i = 0; i < 10; i++) await db.selectFrom('t').selectAll().where('id', '=', 1).execute();
