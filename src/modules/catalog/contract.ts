@@ -92,3 +92,11 @@ export const catalogMethods = [
   'reserveStock',
   'releaseStock',
 ] as const satisfies MethodNames<CatalogApi>;
+
+/** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
+export const catalogIdempotentMethods = [
+  'listProducts',
+  'getProduct',
+  'reserveStock',
+  'releaseStock',
+] as const satisfies MethodNames<CatalogApi>;

@@ -23,3 +23,8 @@ export type NotificationsEvents = Record<never, never>;
 
 /** Every method of NotificationsApi, in one list that every adapter serves. */
 export const notificationsMethods = ['listNotifications'] as const satisfies MethodNames<NotificationsApi>;
+
+/** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
+export const notificationsIdempotentMethods = [
+  'listNotifications',
+] as const satisfies MethodNames<NotificationsApi>;

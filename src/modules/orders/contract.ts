@@ -111,3 +111,10 @@ export const ordersMethods = [
   'cancelOrder',
   'shipOrder',
 ] as const satisfies MethodNames<OrdersApi>;
+
+/** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
+export const ordersIdempotentMethods = [
+  'getOrder',
+  'listOrders',
+  'getOrderEvents',
+] as const satisfies MethodNames<OrdersApi>;

@@ -80,3 +80,10 @@ export const paymentsMethods = [
   'refund',
   'listPayments',
 ] as const satisfies MethodNames<PaymentsApi>;
+
+/** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
+export const paymentsIdempotentMethods = [
+  'charge',
+  'refund',
+  'listPayments',
+] as const satisfies MethodNames<PaymentsApi>;

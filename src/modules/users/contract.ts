@@ -76,3 +76,10 @@ export const usersMethods = [
   'updateUser',
   'ensureAdmin',
 ] as const satisfies MethodNames<UsersApi>;
+
+/** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
+export const usersIdempotentMethods = [
+  'authenticate',
+  'getUser',
+  'ensureAdmin',
+] as const satisfies MethodNames<UsersApi>;
