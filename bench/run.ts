@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import {
+  freePort,
   type ShopProcess,
   shopEnv,
   spawnShop,
@@ -68,7 +69,10 @@ async function load(name: string, options: autocannon.Options): Promise<LoadResu
 
 async function startTimed(dataDir: string): Promise<{ shop: ShopProcess; ms: number }> {
   const started = performance.now();
-  const shop = await spawnShop(shopEnv(dataDir, { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000000' }));
+  const port = String(await freePort());
+  const shop = await spawnShop(
+    shopEnv(dataDir, { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000000', PORT: port }),
+  );
   return { shop, ms: Math.round(performance.now() - started) };
 }
 

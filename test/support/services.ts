@@ -31,8 +31,11 @@ export function serviceAvailable(name: ServiceName): Promise<boolean> {
 export async function needs(...names: ServiceName[]): Promise<boolean> {
   for (const name of names) {
     if (await serviceAvailable(name)) continue;
-    if (process.env.CI) throw new Error(`${name} is required under CI=true but is not reachable on 127.0.0.1`);
-    console.warn(`\n!!! ${name} is not reachable on 127.0.0.1: the suites that need it are SKIPPED. Start it to run them.\n`);
+    if (process.env.CI)
+      throw new Error(`${name} is required under CI=true but is not reachable on 127.0.0.1`);
+    console.warn(
+      `\n!!! ${name} is not reachable on 127.0.0.1: the suites that need it are SKIPPED. Start it to run them.\n`,
+    );
     return false;
   }
   return true;

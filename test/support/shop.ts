@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -40,7 +41,39 @@ export function shopEnv(dataDir: string, extra: Record<string, string> = {}): Re
   };
 }
 
-/** Starts `src/bootstrap/main.ts` as its own process, as `npm start` does, and waits until it listens. */
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+/** Polls `/health/live` until it answers, for processes whose log level hides the listening line. */
+async function waitForHealth(baseUrl: string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !dead) {
+    const ok = await fetch(`${baseUrl}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(dead ? 'shop exited before listening' : `shop did not start in ${timeoutMs} ms`);
+}
+
+/**
+ * Starts `src/bootstrap/main.ts` as its own process, as `npm start` does, and waits until it listens:
+ * by its listening log line when `PORT` is 0, else by polling its health.
+ */
 export async function spawnShop(env: Record<string, string>, timeoutMs = 60_000): Promise<ShopProcess> {
   const child = spawn(
     process.execPath,
@@ -59,6 +92,21 @@ export async function spawnShop(env: Record<string, string>, timeoutMs = 60_000)
   const exited = new Promise<number | string>((done) =>
     child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
   );
+  if (env.PORT !== '0') {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    });
+    const baseUrl = `http://${env.HOST ?? '127.0.0.1'}:${env.PORT}`;
+    await waitForHealth(baseUrl, exited, timeoutMs).catch((err: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${err.message}\n${stderr}`);
+    });
+    return { child, baseUrl, logs, exited };
+  }
   const baseUrl = await new Promise<string>((done, fail) => {
     const timer = setTimeout(
       () => fail(new Error(`shop did not start in ${timeoutMs} ms\n${stderr}`)),
