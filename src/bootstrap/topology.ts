@@ -1,8 +1,13 @@
+/**
+ * Named topologies: which process hosts which module, and which process is the public entry point.
+ * This file and the composition root are the only places that know how the shop is deployed.
+ */
+
 /** The modules of the shop, in the order they start (a module starts after those it calls). */
 export const MODULE_NAMES = ['users', 'catalog', 'payments', 'notifications', 'orders'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
-/** How durable each module's writes are: `FULL` where money or stock is written. */
+/** How durable each module's writes are on SQLite: `FULL` where money or stock is written. */
 export const DURABILITY: Readonly<Record<ModuleName, 'FULL' | 'NORMAL'>> = {
   users: 'NORMAL',
   catalog: 'FULL',
@@ -11,13 +16,26 @@ export const DURABILITY: Readonly<Record<ModuleName, 'FULL' | 'NORMAL'>> = {
   orders: 'FULL',
 };
 
-/** One process of a topology: the modules it hosts, and whether it serves the public edge. */
+/** The public path prefixes each module owns; the gateway routes by them (longest prefix wins). */
+export const PUBLIC_ROUTES: ReadonlyArray<{ prefix: string; service: ModuleName }> = [
+  { prefix: '/auth', service: 'users' },
+  { prefix: '/users', service: 'users' },
+  { prefix: '/products', service: 'catalog' },
+  { prefix: '/orders', service: 'orders' },
+  { prefix: '/payments', service: 'payments' },
+  { prefix: '/notifications', service: 'notifications' },
+];
+
+/** One process of a topology: the modules it hosts, and whether it is the public gateway. */
 export interface ProcessSpec {
   readonly modules: readonly ModuleName[];
-  readonly edge: boolean;
+  readonly gateway: boolean;
+  /** How many instances `npm run start:split` runs, each on its own port. */
+  readonly instances?: number;
+  /** The first instance's port; further instances take the next ports up by 10. */
+  readonly port: number;
 }
 
-/** A named deployment: which process hosts which module. */
 export interface Topology {
   readonly name: string;
   readonly processes: Readonly<Record<string, ProcessSpec>>;
@@ -26,7 +44,67 @@ export interface Topology {
 /** Every module in one process, on the in-memory bus: what `npm start` runs. */
 export const monolith: Topology = {
   name: 'monolith',
-  processes: { shop: { modules: MODULE_NAMES, edge: true } },
+  processes: { shop: { modules: MODULE_NAMES, gateway: true, port: 8000 } },
 };
 
-export const topologies: Readonly<Record<string, Topology>> = { monolith };
+/** A gateway and one process per module (two of catalog), on Postgres and RabbitMQ. */
+export const split: Topology = {
+  name: 'split',
+  processes: {
+    gateway: { modules: [], gateway: true, port: 8000 },
+    users: { modules: ['users'], gateway: false, port: 8101 },
+    catalog: { modules: ['catalog'], gateway: false, port: 8102, instances: 2 },
+    payments: { modules: ['payments'], gateway: false, port: 8103 },
+    notifications: { modules: ['notifications'], gateway: false, port: 8104 },
+    orders: { modules: ['orders'], gateway: false, port: 8105 },
+  },
+};
+
+export const topologies: Readonly<Record<string, Topology>> = { monolith, split };
+
+/** The base URLs of every instance of the process hosting `module` in `topology`, on `host`. */
+export function instanceUrls(topology: Topology, module: ModuleName, host = '127.0.0.1'): string[] {
+  const spec = Object.values(topology.processes).find((p) => p.modules.includes(module));
+  if (!spec) return [];
+  return Array.from({ length: spec.instances ?? 1 }, (_, i) => `http://${host}:${spec.port + i * 10}`);
+}
+
+/** What one process runs, resolved from a topology and a process name, or from an explicit module list. */
+export interface ProcessRole {
+  readonly name: string;
+  readonly modules: readonly ModuleName[];
+  readonly gateway: boolean;
+}
+
+export function resolveRole(options: {
+  topology: string;
+  process?: string | undefined;
+  modules?: string | undefined;
+  gateway?: boolean | undefined;
+}): ProcessRole {
+  if (options.modules !== undefined) {
+    const modules = options.modules
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+    for (const m of modules) {
+      if (!(MODULE_NAMES as readonly string[]).includes(m))
+        throw new Error(`SPLITSHOP_MODULES: unknown module ${m}`);
+    }
+    const hosted = MODULE_NAMES.filter((m) => modules.includes(m));
+    return {
+      name: hosted.join('+') || 'gateway',
+      modules: hosted,
+      gateway: options.gateway ?? hosted.length === 0,
+    };
+  }
+  const topology = topologies[options.topology];
+  if (!topology) throw new Error(`SPLITSHOP_TOPOLOGY: unknown topology ${options.topology}`);
+  const names = Object.keys(topology.processes);
+  const name = options.process ?? (names.length === 1 ? names[0]! : undefined);
+  if (!name || !topology.processes[name]) {
+    throw new Error(`SPLITSHOP_PROCESS must name one of ${names.join(', ')} for topology ${topology.name}`);
+  }
+  const spec = topology.processes[name]!;
+  return { name, modules: spec.modules, gateway: options.gateway ?? spec.gateway };
+}

@@ -47,7 +47,33 @@ export const ConfigSchema = Type.Object({
   sagaDeadlineMs: Type.Integer({ minimum: 100, default: 20_000 }),
   /** SPLITSHOP_CRASH_POINTS: test-only, see src/platform/faults.ts. */
   crashPoints: Type.Optional(Type.String()),
+  /** SPLITSHOP_TOPOLOGY: a named topology of src/bootstrap/topology.ts. */
+  topology: Type.String({ default: 'monolith' }),
+  /** SPLITSHOP_PROCESS: which process of the topology this is. */
+  process: Type.Optional(Type.String()),
+  /** SPLITSHOP_MODULES: the modules this process hosts (overrides the topology), e.g. `orders,payments`. */
+  modules: Type.Optional(Type.String()),
+  /** SPLITSHOP_GATEWAY: whether this process is the public gateway. */
+  gateway: Type.Optional(Type.Boolean()),
+  /** SPLITSHOP_BUS: `memory` (only when every module is in this process) or `amqp`. */
+  bus: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('amqp')])),
+  /** AMQP_URL */
+  amqpUrl: Type.String({ default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /** AMQP_PREFETCH and AMQP_DELIVERY_LIMIT (deliveries before a message is dead-lettered). */
+  amqpPrefetch: Type.Integer({ minimum: 1, maximum: 10_000, default: 64 }),
+  amqpDeliveryLimit: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  /** REDIS_URL: shared rate-limit counters across gateway instances. */
+  redisUrl: Type.Optional(Type.String()),
+  /** SPLITSHOP_INTERNAL_SECRET: signs identity between processes; at least 32 bytes; required when split. */
+  internalSecret: Type.Optional(Type.String({ minLength: 32 })),
+  /** <MODULE>_URLS: comma-separated base URLs of the instances hosting a module elsewhere. */
+  serviceUrls: Type.Record(Type.String(), Type.String(), { default: {} }),
+  /** <MODULE>_DATABASE_URL: `sqlite:<file>` or `postgres://…`; default `sqlite:<DATA_DIR>/<module>.db`. */
+  databaseUrls: Type.Record(Type.String(), Type.String(), { default: {} }),
 });
+
+/** The modules whose addresses and databases can be configured by name. */
+export const SERVICE_NAMES = ['users', 'catalog', 'payments', 'notifications', 'orders'] as const;
 
 export type Config = Readonly<Static<typeof ConfigSchema>> & {
   readonly jwtSecret: string;
@@ -77,6 +103,16 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   SAGA_SWEEP_INTERVAL_MS: 'sagaSweepIntervalMs',
   SAGA_DEADLINE_MS: 'sagaDeadlineMs',
   SPLITSHOP_CRASH_POINTS: 'crashPoints',
+  SPLITSHOP_TOPOLOGY: 'topology',
+  SPLITSHOP_PROCESS: 'process',
+  SPLITSHOP_MODULES: 'modules',
+  SPLITSHOP_GATEWAY: 'gateway',
+  SPLITSHOP_BUS: 'bus',
+  AMQP_URL: 'amqpUrl',
+  AMQP_PREFETCH: 'amqpPrefetch',
+  AMQP_DELIVERY_LIMIT: 'amqpDeliveryLimit',
+  REDIS_URL: 'redisUrl',
+  SPLITSHOP_INTERNAL_SECRET: 'internalSecret',
 };
 
 /** The environment variable of each setting, for the README and error messages. */
@@ -92,6 +128,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     const value = env[name];
     if (value !== undefined && value !== '') raw[key] = value;
   }
+  const serviceUrls: Record<string, string> = {};
+  const databaseUrls: Record<string, string> = {};
+  for (const name of SERVICE_NAMES) {
+    const urls = env[`${name.toUpperCase()}_URLS`];
+    const database = env[`${name.toUpperCase()}_DATABASE_URL`];
+    if (urls) serviceUrls[name] = urls;
+    if (database) databaseUrls[name] = database;
+  }
+  raw.serviceUrls = serviceUrls;
+  raw.databaseUrls = databaseUrls;
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
   const errors = [...Value.Errors(ConfigSchema, value)];
   if (errors.length > 0) {
@@ -100,8 +146,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new Error(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const parsed = value as Static<typeof ConfigSchema>;
-  if (parsed.jwtSecret !== undefined && Buffer.byteLength(parsed.jwtSecret) < 32) {
-    throw new Error('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes');
+  for (const [name, value] of [
+    ['JWT_SECRET', parsed.jwtSecret],
+    ['SPLITSHOP_INTERNAL_SECRET', parsed.internalSecret],
+  ]) {
+    if (value !== undefined && Buffer.byteLength(value) < 32) {
+      throw new Error(`Invalid configuration:\n  ${name}: must be at least 32 bytes`);
+    }
   }
   const adminPassword = parsed.adminPassword ?? randomBytes(18).toString('base64url');
   return Object.freeze({
