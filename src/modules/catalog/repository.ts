@@ -142,11 +142,17 @@ export const catalogRepository = {
     await db.insertInto('reservations').values(row).execute();
   },
 
-  async markReleased(db: Kysely<CatalogDatabase>, reservationId: string, now: string): Promise<void> {
-    await db
+  /**
+   * Marks a reserved reservation released; false when it was released already. On Postgres a concurrent
+   * release waits for this row's lock and then sees it released, so only one release returns the stock.
+   */
+  async markReleased(db: Kysely<CatalogDatabase>, reservationId: string, now: string): Promise<boolean> {
+    const result = await db
       .updateTable('reservations')
       .set({ state: 'released', updated_at: now })
       .where('reservation_id', '=', reservationId)
-      .execute();
+      .where('state', '=', 'reserved')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   },
 };

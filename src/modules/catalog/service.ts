@@ -153,13 +153,18 @@ export function createCatalogService(deps: CatalogServiceDeps): CatalogApi {
             return { released: false };
           }
           if (existing.state === 'released') return { released: false };
-          for (const item of toReservation(existing).items) {
+          // Marked first: a release that read `reserved` before another committed must not return stock.
+          if (!(await repo.markReleased(trx, input.reservation_id, now))) return { released: false };
+          const items = [...toReservation(existing).items].sort((a, b) =>
+            compare(a.product_id, b.product_id),
+          );
+          // In id order, as reservations lock them, so the two cannot deadlock on Postgres.
+          for (const item of items) {
             const version = await repo.returnStock(trx, item.product_id, item.quantity, now);
             if (version !== undefined) {
               emit('catalog.product_updated', { product_id: item.product_id, version }, ctx);
             }
           }
-          await repo.markReleased(trx, input.reservation_id, now);
           return { released: true };
         }),
       );

@@ -122,8 +122,9 @@ export async function findDue(
 }
 
 /**
- * Records that a send is starting and when the next one may start if this one fails. Answers false
- * when the row was sent meanwhile.
+ * Records that send number `attempts` is starting and when the next one may start if this one fails.
+ * Answers false when the row was sent or another dispatcher started this attempt meanwhile: the count
+ * is compared and set in one statement, so two dispatchers on one database never both send it.
  */
 export async function recordAttempt(
   db: Executor,
@@ -136,6 +137,7 @@ export async function recordAttempt(
     .set({ attempts, next_attempt_at: nextAttemptAt })
     .where('id', '=', id)
     .where('sent_at', 'is', null)
+    .where('attempts', '=', attempts - 1)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

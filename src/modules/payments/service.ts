@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Clock, isoNow, systemClock } from '../../platform/clock.ts';
 import { isAdmin } from '../../platform/context.ts';
+import { lockKey } from '../../platform/db/locks.ts';
 import { platformErrors } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/events/outbox.ts';
 import { newId } from '../../platform/ids.ts';
@@ -29,6 +30,8 @@ export interface PaymentsServiceDeps {
 const METHODS = new Set(['pm_card_visa', 'pm_card_chargeDeclined']);
 const KEY_MAX = 255;
 const ORDER_ID_MAX = 100;
+/** A charge and the refunds of it run one at a time, by the charge's key. */
+const CHARGE_LOCK = 'payments.charge';
 
 /** Charges and refunds, each at most once per idempotency key, against a fake card processor. */
 export function createPaymentsService(deps: PaymentsServiceDeps): PaymentsApi {
@@ -39,6 +42,7 @@ export function createPaymentsService(deps: PaymentsServiceDeps): PaymentsApi {
     async charge(ctx, input) {
       validateCharge(input);
       const row = await outbox.transaction(async (trx, emit) => {
+        await lockKey(trx, CHARGE_LOCK, input.idempotency_key);
         const existing = await repo.findByKey(trx, input.idempotency_key);
         if (existing) return existing;
         if (await repo.isClosed(trx, input.idempotency_key)) {
@@ -80,6 +84,9 @@ export function createPaymentsService(deps: PaymentsServiceDeps): PaymentsApi {
     async refund(ctx, input) {
       validateRefund(input);
       return outbox.transaction(async (trx, emit) => {
+        // Else, under READ COMMITTED, a refund could miss a charge committing meanwhile and close its key
+        // after the charge's check: the charge would stand, never refunded.
+        await lockKey(trx, CHARGE_LOCK, input.charge_key);
         const existing = await repo.findByKey(trx, input.idempotency_key);
         if (existing) {
           if (existing.kind !== 'refund') throw keyTaken('charge');

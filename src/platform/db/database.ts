@@ -1,5 +1,6 @@
-import { Kysely, PostgresAdapter } from 'kysely';
+import { Kysely, PostgresAdapter, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
+import { isPostgresUrl, openPostgres, type PostgresPoolOptions, redactUrl } from './postgres.ts';
 import { openSqlite, SplitshopSqliteDialect, withStatementCache } from './sqlite.ts';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -14,15 +15,31 @@ export interface ModuleDatabase<DB> {
 }
 
 export interface DatabaseOptions {
-  /** `sqlite:<path>` (or `sqlite::memory:`); Postgres URLs arrive with the split topology. */
+  /** `sqlite:<path>` (or `sqlite::memory:`), or `postgres://…` / `postgresql://…`. */
   readonly url: string;
+  /** SQLite only. */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /** Postgres only: pool size and timeouts. */
+  readonly postgres?: PostgresPoolOptions;
 }
 
+/** Opens a module's database by its URL's scheme. Postgres connects lazily, on the first query. */
 export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
   const { url } = options;
-  if (!url.startsWith('sqlite:'))
-    throw new Error(`Unsupported database URL: ${url.replace(/\/\/.*@/, '//***@')}`);
+  if (isPostgresUrl(url)) {
+    const db = openPostgres<DB>(url, options.postgres);
+    return {
+      db,
+      kind: 'postgres',
+      async check() {
+        await sql`select 1`.execute(db);
+      },
+      async close() {
+        await db.destroy();
+      },
+    };
+  }
+  if (!url.startsWith('sqlite:')) throw new Error(`Unsupported database URL: ${redactUrl(url)}`);
   const raw = openSqlite({ file: url.slice('sqlite:'.length), synchronous: options.synchronous ?? 'NORMAL' });
   const db = new Kysely<DB>({ dialect: new SplitshopSqliteDialect(withStatementCache(raw)) });
   return {
@@ -37,6 +54,7 @@ export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
   };
 }
 
+/** Whether `db`, or a transaction of it, runs on Postgres. */
 export function isPostgres<DB>(db: Kysely<DB>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { isPostgres } from '../db/database.ts';
 import { crashPoint } from '../faults.ts';
 import type { EventBus } from './bus.ts';
 import type { EventEnvelope } from './envelope.ts';
@@ -38,6 +39,7 @@ export interface OutboxRelay {
 export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<DB>): OutboxRelay {
   const { bus, log } = options;
   const db = eventTablesOf(options.db);
+  const postgres = isPostgres(db);
   const batchSize = options.batchSize ?? 200;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const maxAttempts = options.maxAttempts ?? 10;
@@ -52,63 +54,98 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
   let timer: NodeJS.Timeout | undefined;
   let lastPurge = 0;
 
-  async function relayBatch(): Promise<number> {
-    const now = Date.now();
-    const rows = await db
+  type Row = { seq: number; envelope: string; attempts: number };
+
+  function dueRows(executor: Kysely<EventTables>) {
+    return executor
       .selectFrom('outbox')
       .select(['seq', 'envelope', 'attempts'])
       .where('sent_at', 'is', null)
       .where('dead_at', 'is', null)
-      .where('next_attempt_at', '<=', now)
+      .where('next_attempt_at', '<=', Date.now())
       .orderBy('seq')
-      .limit(batchSize)
-      .execute();
-    if (rows.length === 0) return 0;
+      .limit(batchSize);
+  }
+
+  async function publishAll(rows: readonly Row[]): Promise<PromiseSettledResult<void>[]> {
     crashPoint('relay.before_publish');
     const results = await Promise.allSettled(
       rows.map((row) => bus.publish(JSON.parse(row.envelope) as EventEnvelope)),
     );
     crashPoint('relay.after_publish_before_mark');
+    return results;
+  }
+
+  /** Marks the published rows sent, and schedules the others' next attempt or sets them aside. */
+  async function mark(
+    trx: Kysely<EventTables>,
+    rows: readonly Row[],
+    results: PromiseSettledResult<void>[],
+  ): Promise<void> {
     const sent: number[] = [];
     const done = Date.now();
-    await db.transaction().execute(async (trx) => {
-      for (const [i, result] of results.entries()) {
-        const row = rows[i]!;
-        if (result.status === 'fulfilled') {
-          sent.push(row.seq);
-          continue;
-        }
-        const attempts = row.attempts + 1;
-        const dead = attempts >= maxAttempts;
-        const backoff =
-          Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
-        const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
-        log[dead ? 'error' : 'warn'](
-          { seq: row.seq, attempts, err: result.reason },
-          dead ? 'event dead-lettered after its last delivery attempt' : 'event delivery failed; will retry',
-        );
-        await trx
-          .updateTable('outbox')
-          .set({
-            attempts,
-            next_attempt_at: done + Math.round(backoff),
-            last_error: reason.slice(0, 1000),
-            dead_at: dead ? done : null,
-          })
-          .where('seq', '=', row.seq)
-          .execute();
+    for (const [i, result] of results.entries()) {
+      const row = rows[i]!;
+      if (result.status === 'fulfilled') {
+        sent.push(row.seq);
+        continue;
       }
-      if (sent.length > 0)
-        await trx.updateTable('outbox').set({ sent_at: done }).where('seq', 'in', sent).execute();
-    });
-    if (done - lastPurge > 60_000) {
-      lastPurge = done;
-      await db
-        .deleteFrom('outbox')
-        .where('sent_at', '<', done - retentionMs)
+      const attempts = row.attempts + 1;
+      const dead = attempts >= maxAttempts;
+      const backoff = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+      const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      log[dead ? 'error' : 'warn'](
+        { seq: row.seq, attempts, err: result.reason },
+        dead ? 'event dead-lettered after its last delivery attempt' : 'event delivery failed; will retry',
+      );
+      await trx
+        .updateTable('outbox')
+        .set({
+          attempts,
+          next_attempt_at: done + Math.round(backoff),
+          last_error: reason.slice(0, 1000),
+          dead_at: dead ? done : null,
+        })
+        .where('seq', '=', row.seq)
         .execute();
     }
-    return rows.length;
+    if (sent.length > 0)
+      await trx.updateTable('outbox').set({ sent_at: done }).where('seq', 'in', sent).execute();
+  }
+
+  /**
+   * On Postgres the batch is claimed with FOR UPDATE SKIP LOCKED and published and marked inside that
+   * transaction, so relays of other processes on the same database skip these rows rather than publish
+   * them again; a crash before the commit releases them to be delivered again (at least once).
+   * SQLite has one writer per database, so it reads, publishes, then marks in a short write transaction
+   * rather than hold the write lock while the bus answers.
+   */
+  async function relayBatch(): Promise<number> {
+    let count: number;
+    if (postgres) {
+      count = await db.transaction().execute(async (trx) => {
+        const rows = await dueRows(trx).forUpdate().skipLocked().execute();
+        if (rows.length > 0) await mark(trx, rows, await publishAll(rows));
+        return rows.length;
+      });
+    } else {
+      const rows = await dueRows(db).execute();
+      if (rows.length > 0) {
+        const results = await publishAll(rows);
+        await db.transaction().execute((trx) => mark(trx, rows, results));
+      }
+      count = rows.length;
+    }
+    if (count === 0) return 0;
+    const now = Date.now();
+    if (now - lastPurge > 60_000) {
+      lastPurge = now;
+      await db
+        .deleteFrom('outbox')
+        .where('sent_at', '<', now - retentionMs)
+        .execute();
+    }
+    return count;
   }
 
   async function loop(): Promise<void> {
