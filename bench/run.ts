@@ -1,7 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import {
   freePort,
   type ShopProcess,
@@ -11,195 +10,159 @@ import {
   TEST_ADMIN_PASSWORD,
   tempDataDir,
 } from '../test/support/shop.ts';
+import { type SplitShop, startSplit } from '../test/support/split.ts';
+import { type LoadResult, processStats, progress, runMix, seed } from './workload.ts';
 
 /**
- * `npm run bench`: starts the shop as `npm start` would, seeds it, and measures start-up time, idle
- * memory, and throughput and latency of product reads and order placement under autocannon.
- * Writes bench/results/<date>.md and .json. BENCH_DURATION_SECONDS shortens or lengthens each run.
+ * `npm run bench`: one workload (the browse-heavy mix of workload.ts) against the monolith on SQLite and
+ * against the split topology (a gateway and a process per module on Postgres and RabbitMQ) in the same
+ * run, at a fixed arrival rate and at maximum throughput, with CPU seconds and peak RSS per process;
+ * then the bare gateway hop against its baselines (bench/gateway-hop.ts). Writes
+ * bench/results/<date>.md and .json. BENCH_DURATION_SECONDS, BENCH_CONNECTIONS, BENCH_RATE tune it.
  */
-const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
+const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
 
-interface LoadResult {
-  name: string;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
+interface ProcessRow {
+  process: string;
+  cpu_s: number;
+  peak_rss_mib: number;
 }
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
+interface TopologyResult {
+  topology: string;
+  startup_ms: number;
+  idle_rss_mib: number;
+  fixed: LoadResult;
+  max: LoadResult;
+  processes: ProcessRow[];
 }
 
-async function json(baseUrl: string, method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-async function load(name: string, options: autocannon.Options): Promise<LoadResult> {
-  progress(`${name}: ${options.connections} connections for ${options.duration} s`);
-  const result = await autocannon(options);
-  const row = {
-    name,
-    rps: Math.round(result.requests.average),
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
-  progress(`${name}: ${row.rps} req/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, non-2xx ${row.non2xx}`);
-  return row;
-}
-
-async function startTimed(dataDir: string): Promise<{ shop: ShopProcess; ms: number }> {
-  const started = performance.now();
-  const port = String(await freePort());
-  const shop = await spawnShop(
-    shopEnv(dataDir, { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000000', PORT: port }),
-  );
-  return { shop, ms: Math.round(performance.now() - started) };
-}
-
-async function main(): Promise<void> {
-  const dataDir = tempDataDir('splitshop-bench-');
-  progress('starting the monolith on a fresh data directory');
-  const first = await startTimed(dataDir);
-  await stopShop(first.shop);
-  const { shop, ms: startupMs } = await startTimed(dataDir);
-  const base = shop.baseUrl;
-  try {
-    progress('seeding: 20 products, 20 customers');
-    const admin = (
-      await json(base, 'POST', '/auth/login', { username: 'admin', password: TEST_ADMIN_PASSWORD })
-    ).access_token as string;
-    const products: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const p = await json(
-        base,
-        'POST',
-        '/products',
-        { name: `Bench ${i}`, price: 19.99, stock: 1_000_000 },
-        admin,
-      );
-      products.push(p.id);
-    }
-    const tokens: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const username = `bench${i}_${Date.now().toString(36)}`;
-      await json(base, 'POST', '/auth/register', {
-        username,
-        email: `${username}@example.com`,
-        password: 'bench-password',
-      });
-      tokens.push(
-        (await json(base, 'POST', '/auth/login', { username, password: 'bench-password' })).access_token,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-    const idleRss = rssMiB(shop.child.pid!);
-    progress(`idle RSS ${idleRss} MiB, start-up ${startupMs} ms`);
-
-    let n = 0;
-    const productRead = await load('GET /products/{id}', {
-      url: base,
-      connections: CONNECTIONS,
-      duration: DURATION,
-      requests: [
-        {
-          setupRequest: (req) => ({
-            ...req,
-            method: 'GET',
-            path: `/products/${products[n++ % products.length]}`,
-          }),
-        },
-      ],
-    });
-    const placeOrder = await load('POST /orders', {
-      url: base,
-      connections: CONNECTIONS,
-      duration: DURATION,
-      requests: [
-        {
-          setupRequest: (req) => {
-            const i = n++;
-            return {
-              ...req,
-              method: 'POST',
-              path: '/orders',
-              headers: {
-                'content-type': 'application/json',
-                authorization: `Bearer ${tokens[i % tokens.length]}`,
-              },
-              body: JSON.stringify({ product_id: products[i % products.length], quantity: 1 }),
-            };
-          },
-        },
-      ],
-    });
-    const peakRss = rssMiB(shop.child.pid!);
-    const results = {
-      date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpu: cpus()[0]?.model,
-        memory_gib: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-      },
-      settings: { duration_s: DURATION, connections: CONNECTIONS },
-      monolith: {
-        startup_ms: startupMs,
-        idle_rss_mib: idleRss,
-        rss_after_load_mib: peakRss,
-        loads: [productRead, placeOrder],
-      },
+async function measure(
+  topology: string,
+  baseUrl: string,
+  pids: ReadonlyArray<{ name: string; pid: number }>,
+  startupMs: number,
+): Promise<TopologyResult> {
+  progress(`${topology}: seeding 20 products and 20 customers`);
+  const seeded = await seed(baseUrl, TEST_ADMIN_PASSWORD);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = pids.reduce((sum, p) => sum + processStats(p.pid).rss_mib, 0);
+  const before = new Map(pids.map((p) => [p.name, processStats(p.pid).cpu_s]));
+  const options = { connections: CONNECTIONS, durationSeconds: DURATION };
+  const fixed = await runMix(`${topology}, ${RATE} req/s`, baseUrl, seeded, { ...options, rate: RATE });
+  const max = await runMix(`${topology}, max`, baseUrl, seeded, options);
+  const processes = pids.map((p) => {
+    const stats = processStats(p.pid);
+    return {
+      process: p.name,
+      cpu_s: Math.round((stats.cpu_s - before.get(p.name)!) * 10) / 10,
+      peak_rss_mib: stats.peak_rss_mib,
     };
-    writeResults(results);
+  });
+  return { topology, startup_ms: startupMs, idle_rss_mib: Math.round(idle * 10) / 10, fixed, max, processes };
+}
+
+async function benchMonolith(): Promise<TopologyResult> {
+  const dataDir = tempDataDir('splitshop-bench-');
+  const env = shopEnv(dataDir, {
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '100000000',
+    PORT: String(await freePort()),
+  });
+  progress('monolith: first start on a fresh data directory');
+  await stopShop(await spawnShop(env));
+  const started = performance.now();
+  const shop: ShopProcess = await spawnShop(env);
+  const startupMs = Math.round(performance.now() - started);
+  try {
+    return await measure('monolith', shop.baseUrl, [{ name: 'shop', pid: shop.child.pid! }], startupMs);
   } finally {
     await stopShop(shop);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-function writeResults(results: {
-  date: string;
-  machine: Record<string, unknown>;
-  settings: Record<string, unknown>;
-  monolith: { startup_ms: number; idle_rss_mib: number; rss_after_load_mib: number; loads: LoadResult[] };
-}): void {
-  const dir = join(import.meta.dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  const stamp = results.date.slice(0, 10);
-  writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  const m = results.monolith;
+async function benchSplit(): Promise<TopologyResult> {
+  progress('split: starting the gateway and one process per module');
+  const started = performance.now();
+  const shop: SplitShop = await startSplit({ LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000000' });
+  const startupMs = Math.round(performance.now() - started);
+  try {
+    const pids = shop.topology.processes.map((p) => ({ name: p.name, pid: p.child.pid! }));
+    return await measure('split', shop.baseUrl, pids, startupMs);
+  } finally {
+    await shop.stop();
+  }
+}
+
+function table(results: TopologyResult[]): string {
+  const [mono, split] = results as [TopologyResult, TopologyResult];
+  const rows = [
+    '| topology | load | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of results) {
+    for (const l of [r.fixed, r.max]) {
+      rows.push(
+        `| ${r.topology} | ${l.name.split(', ')[1]} | ${l.rps} | ${l.p50_ms} | ${l.p95_ms} | ${l.p99_ms} | ${l.non2xx} | ${l.errors} |`,
+      );
+    }
+  }
+  const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : (a / b).toFixed(2));
+  rows.push(
+    '',
+    `Monolith / split at maximum throughput: ${ratio(mono.max.rps, split.max.rps)}× the requests per second; p99 at ${RATE} req/s: ${mono.fixed.p99_ms} ms vs ${split.fixed.p99_ms} ms.`,
+  );
+  return rows.join('\n');
+}
+
+function resources(results: TopologyResult[]): string {
+  const rows = ['| topology | process | CPU s (both loads) | peak RSS MiB |', '| --- | --- | ---: | ---: |'];
+  for (const r of results) {
+    for (const p of r.processes)
+      rows.push(`| ${r.topology} | ${p.process} | ${p.cpu_s} | ${p.peak_rss_mib} |`);
+    const cpu = r.processes.reduce((s, p) => s + p.cpu_s, 0);
+    const rss = r.processes.reduce((s, p) => s + p.peak_rss_mib, 0);
+    rows.push(`| ${r.topology} | **all** | **${cpu.toFixed(1)}** | **${rss.toFixed(1)}** |`);
+  }
+  rows.push(
+    '',
+    ...results.map(
+      (r) => `${r.topology}: ready in ${r.startup_ms} ms; idle RSS ${r.idle_rss_mib} MiB in all.`,
+    ),
+  );
+  return rows.join('\n');
+}
+
+async function main(): Promise<void> {
+  const results = [await benchMonolith(), await benchSplit()];
+  const date = new Date().toISOString();
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
   const md = [
-    `# Splitshop benchmark, ${results.date}`,
+    `# Splitshop benchmark, ${date}`,
     '',
-    `Machine: ${results.machine.cpus} cores (${results.machine.cpu}), ${results.machine.memory_gib} GiB, Node ${results.machine.node}.`,
-    `Command: \`npm run bench\` (autocannon, ${CONNECTIONS} connections, ${DURATION} s per run, client on the same machine).`,
+    `Machine: ${machine.cpus} cores (${machine.cpu}), ${machine.memory_gib} GiB, Node ${machine.node}; load generator on the same machine.`,
+    `Command: \`npm run bench\` — autocannon, ${CONNECTIONS} connections, ${DURATION} s per load; the mix: product list 60%, product 25%, place order 10%, own orders 5%.`,
     '',
-    '| topology | workload | req/s | p50 ms | p99 ms | non-2xx |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
-    ...m.loads.map((l) => `| monolith | ${l.name} | ${l.rps} | ${l.p50_ms} | ${l.p99_ms} | ${l.non2xx} |`),
+    table(results),
     '',
-    `Monolith start-up (existing data, to listening): ${m.startup_ms} ms. Idle RSS: ${m.idle_rss_mib} MiB; after the load: ${m.rss_after_load_mib} MiB.`,
+    resources(results),
     '',
   ].join('\n');
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = date.slice(0, 10);
+  writeFileSync(
+    join(dir, `${stamp}.json`),
+    `${JSON.stringify({ date, machine, settings: { DURATION, CONNECTIONS, RATE }, results }, null, 2)}\n`,
+  );
   writeFileSync(join(dir, `${stamp}.md`), md);
   process.stdout.write(md);
 }

@@ -59,11 +59,15 @@ export const ConfigSchema = Type.Object({
   bus: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('amqp')])),
   /** AMQP_URL */
   amqpUrl: Type.String({ default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /** AMQP_NAMESPACE: prefix of exchange and queue names, so several shops can share a broker. */
+  amqpNamespace: Type.String({ pattern: '^[a-z0-9_.-]{1,64}$', default: 'splitshop' }),
   /** AMQP_PREFETCH and AMQP_DELIVERY_LIMIT (deliveries before a message is dead-lettered). */
   amqpPrefetch: Type.Integer({ minimum: 1, maximum: 10_000, default: 64 }),
   amqpDeliveryLimit: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
   /** REDIS_URL: shared rate-limit counters across gateway instances. */
   redisUrl: Type.Optional(Type.String()),
+  /** REDIS_KEY_PREFIX: prefix of every Redis key, so several shops can share a server. */
+  redisKeyPrefix: Type.String({ default: 'splitshop:' }),
   /** SPLITSHOP_INTERNAL_SECRET: signs identity between processes; at least 32 bytes; required when split. */
   internalSecret: Type.Optional(Type.String({ minLength: 32 })),
   /** <MODULE>_URLS: comma-separated base URLs of the instances hosting a module elsewhere. */
@@ -109,9 +113,11 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   SPLITSHOP_GATEWAY: 'gateway',
   SPLITSHOP_BUS: 'bus',
   AMQP_URL: 'amqpUrl',
+  AMQP_NAMESPACE: 'amqpNamespace',
   AMQP_PREFETCH: 'amqpPrefetch',
   AMQP_DELIVERY_LIMIT: 'amqpDeliveryLimit',
   REDIS_URL: 'redisUrl',
+  REDIS_KEY_PREFIX: 'redisKeyPrefix',
   SPLITSHOP_INTERNAL_SECRET: 'internalSecret',
 };
 

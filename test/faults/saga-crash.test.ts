@@ -103,7 +103,9 @@ describe('a shop killed in the middle of a saga', () => {
         expect(unfinished).toEqual([]);
         // Read the list again: an order may have finished between the list and its events above.
         orders = (
-          (await client.request('GET', '/orders?limit=100', { token: userToken })).body as { items: typeof orders }
+          (await client.request('GET', '/orders?limit=100', { token: userToken })).body as {
+            items: typeof orders;
+          }
         ).items;
 
         const held = orders

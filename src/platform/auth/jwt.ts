@@ -1,9 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
 
 import fp from 'fastify-plugin';
-import type { Actor, Role } from '../context.ts';
-import { platformErrors } from '../errors.ts';
+import type { Actor, CallContext, Role } from '../context.ts';
+import { type AppError, isAppError, platformErrors } from '../errors.ts';
+import { IDENTITY_HEADER, type InternalAuth } from '../rpc/identity.ts';
 
 export interface AuthOptions {
   readonly secret: string;
@@ -49,6 +51,52 @@ declare module 'fastify' {
 }
 
 const ROLES = new Set<string>(['customer', 'admin']);
+const VERIFIED_TOKENS_KEPT = 10_000;
+
+/** Routes a process behind the gateway answers without an identity: the gateway's health checks. */
+const HEALTH_ROUTES = new Set(['/health', '/health/live', '/health/ready']);
+
+const VERIFIED = Symbol('splitshop.identity');
+type Tagged = IncomingMessage & { [VERIFIED]?: CallContext | AppError };
+
+/**
+ * The call context signed in a request's `x-splitshop-identity` header, or the `UNAUTHORIZED` error that
+ * refuses it. Verified once per request: the edge asks for it first for the request id, then for the actor.
+ */
+export function verifiedIdentity(req: IncomingMessage, internalAuth: InternalAuth): CallContext | AppError {
+  const tagged = req as Tagged;
+  let verified = tagged[VERIFIED];
+  if (verified === undefined) {
+    const token = req.headers[IDENTITY_HEADER];
+    try {
+      verified = internalAuth.verify(typeof token === 'string' ? token : undefined);
+    } catch (error) {
+      verified = isAppError(error)
+        ? error
+        : platformErrors.UNAUTHORIZED('The internal credential is not valid');
+    }
+    tagged[VERIFIED] = verified;
+  }
+  return verified;
+}
+
+/** Adds the user id to the request's log lines. */
+function bindUser(request: FastifyRequest, userId: string): void {
+  // request.log is this request's own child logger: binding to it (pino) is cheaper than another child.
+  const log = request.log as FastifyRequest['log'] & { setBindings?: (bindings: object) => void };
+  if (typeof log.setBindings === 'function') log.setBindings({ user_id: userId });
+  else request.log = log.child({ user_id: userId });
+}
+
+/** The auth plugin's settings: the JWT settings, and the internal identity of a process behind the gateway. */
+export interface AuthPluginOptions extends AuthOptions {
+  /**
+   * Behind the gateway: the actor comes only from a valid signed `x-splitshop-identity`, which every
+   * request but a health check must carry (anonymous or not), and `Authorization` is ignored. Tokens
+   * are still issued with the JWT settings.
+   */
+  readonly internalAuth?: InternalAuth;
+}
 
 /**
  * Verifies bearer tokens with the algorithm pinned to HS256 and `exp`, `sub`, `iat`, issuer and audience
@@ -56,7 +104,7 @@ const ROLES = new Set<string>(['customer', 'admin']);
  * routes decide with `requireUser` / `requireAdmin` whether they need one.
  */
 export const authPlugin = fp(
-  async (app, options: AuthOptions) => {
+  async (app, options: AuthPluginOptions) => {
     await app.register(fastifyJwt, {
       secret: options.secret,
       sign: {
@@ -75,23 +123,49 @@ export const authPlugin = fp(
     });
     app.decorateRequest('actor', undefined);
     app.decorateRequest('authError', undefined);
-    app.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization;
-      if (header === undefined) return;
-      const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
-      if (!match) {
-        request.authError = 'The Authorization header must be "Bearer <token>"';
-        return;
-      }
-      try {
-        const claims = app.jwt.verify<Claims>(match[1]!);
-        if (typeof claims.sub !== 'string' || !ROLES.has(claims.role)) throw new Error('bad claims');
-        request.actor = { id: claims.sub, role: claims.role };
-        request.log = request.log.child({ user_id: claims.sub });
-      } catch {
-        request.authError = 'The token is not valid';
-      }
-    });
+    const { internalAuth } = options;
+    if (internalAuth !== undefined) {
+      app.addHook('onRequest', async (request) => {
+        if (HEALTH_ROUTES.has(request.routeOptions.url ?? '')) return;
+        const verified = verifiedIdentity(request.raw, internalAuth);
+        if (isAppError(verified)) throw verified;
+        // The trace context, too, is the one the gateway signed, never a header a client chose.
+        if (verified.traceparent === undefined) delete request.headers.traceparent;
+        else request.headers.traceparent = verified.traceparent;
+        if (verified.actor === undefined) return;
+        request.actor = verified.actor;
+        bindUser(request, verified.actor.id);
+      });
+    } else {
+      // A client sends one token with many requests: a token verified once is taken as it is until it
+      // expires. Keyed by the whole token, so no other token can match; refusals are never kept.
+      const verified = new Map<string, { readonly actor: Actor; readonly until: number }>();
+      app.addHook('onRequest', async (request) => {
+        const header = request.headers.authorization;
+        if (header === undefined) return;
+        const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
+        if (!match) {
+          request.authError = 'The Authorization header must be "Bearer <token>"';
+          return;
+        }
+        const token = match[1]!;
+        let known = verified.get(token);
+        if (known === undefined || known.until <= Date.now()) {
+          try {
+            const claims = app.jwt.verify<Claims & { exp: number }>(token);
+            if (typeof claims.sub !== 'string' || !ROLES.has(claims.role)) throw new Error('bad claims');
+            known = { actor: { id: claims.sub, role: claims.role }, until: claims.exp * 1000 };
+          } catch {
+            request.authError = 'The token is not valid';
+            return;
+          }
+          if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+          verified.set(token, known);
+        }
+        request.actor = known.actor;
+        bindUser(request, known.actor.id);
+      });
+    }
     app.decorate('requireUser', async (request: FastifyRequest) => {
       if (!request.actor)
         throw platformErrors.UNAUTHORIZED(request.authError ?? 'A bearer token is required');

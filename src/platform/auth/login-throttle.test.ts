@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { needs } from '../../../test/support/services.ts';
 import { hasCode } from '../errors.ts';
-import { createLoginThrottle } from './login-throttle.ts';
+import { createLoginThrottle, redisLimiters } from './login-throttle.ts';
 
 async function refusal(promise: Promise<void>): Promise<{ code: string; retryAfter: unknown } | undefined> {
   try {
@@ -83,5 +87,61 @@ describe('login throttle', () => {
     expect(await refusal(second.check({ username: 'ada', address: '10.0.0.2' }))).toMatchObject({
       code: 'RATE_LIMITED',
     });
+  });
+});
+
+describe.skipIf(!(await needs('redis')))('login throttle over Redis', () => {
+  let redis: Redis;
+  beforeEach(async () => {
+    redis = new Redis({ host: '127.0.0.1', port: 6379, commandTimeout: 1000 });
+    await redis.ping();
+  });
+  afterEach(() => {
+    redis.disconnect();
+  });
+
+  it('counts the failures of every users-service instance together', async () => {
+    const settings = { maxFailures: 2, windowSeconds: 60 };
+    const first = createLoginThrottle({ ...settings, createLimiter: redisLimiters(redis) });
+    const second = createLoginThrottle({ ...settings, createLimiter: redisLimiters(redis) });
+    const username = `ada-${randomUUID()}`;
+    await first.recordFailure({ username, address: '10.0.0.1' });
+    expect(await refusal(second.check({ username, address: '10.0.0.2' }))).toBeUndefined();
+    await second.recordFailure({ username, address: '10.0.0.3' });
+    expect(await refusal(first.check({ username, address: '10.0.0.4' }))).toMatchObject({
+      code: 'RATE_LIMITED',
+    });
+  });
+});
+
+describe('login throttle with Redis down', () => {
+  it('still counts, in memory, and never fails a login for it', async () => {
+    const closedPort = await new Promise<number>((done) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => done(port));
+      });
+    });
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port: closedPort,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    redis.on('error', () => undefined);
+    try {
+      const throttle = createLoginThrottle({
+        maxFailures: 2,
+        windowSeconds: 60,
+        createLimiter: redisLimiters(redis),
+      });
+      const keys = { username: 'ada', address: '10.0.0.1' };
+      expect(await refusal(throttle.check(keys))).toBeUndefined();
+      await throttle.recordFailure(keys);
+      await throttle.recordFailure(keys);
+      expect(await refusal(throttle.check(keys))).toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { type RateLimiterAbstract, RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { platformErrors } from '../errors.ts';
 
 /** What a login attempt is counted by: the name it tried and the address it came from. */
@@ -36,6 +37,23 @@ export interface LoginThrottleOptions {
    * `(settings) => new RateLimiterRedis({ ...settings, storeClient: redis })`.
    */
   readonly createLimiter?: (settings: LimiterSettings) => RateLimiterAbstract;
+}
+
+/**
+ * Counter stores in Redis for `createLoginThrottle({ createLimiter })`, for the composition root: login
+ * runs in the users service, so every users-service instance must count failed logins together. While
+ * Redis is not connected each instance counts in its own memory (the insurance limiter), so logins keep
+ * working and stay throttled per instance. Give the client a `commandTimeout`, so a Redis that hangs
+ * rather than refuses also falls back to memory.
+ */
+export function redisLimiters(redis: Redis): (settings: LimiterSettings) => RateLimiterAbstract {
+  return (settings) =>
+    new RateLimiterRedis({
+      ...settings,
+      storeClient: redis,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory({ ...settings }),
+    });
 }
 
 export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {

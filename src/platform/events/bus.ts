@@ -3,6 +3,16 @@ import type { EventEnvelope } from './envelope.ts';
 /** Handles one event. Resolving acknowledges it; rejecting asks for a redelivery. */
 export type EventHandler = (event: EventEnvelope) => Promise<void>;
 
+/** How a consumer's queue lives. */
+export interface SubscribeOptions {
+  /**
+   * `false`: a queue of this process only, deleted when it stops, for a consumer that needs events
+   * only while it runs (an edge cache's invalidations). Default `true`: the consumer's durable queue,
+   * shared by all its processes, which keeps events while none runs.
+   */
+  readonly durable?: boolean;
+}
+
 /**
  * The transport between an outbox relay and consumers. Delivery is at least once:
  * consumers make effects exactly once through their inbox.
@@ -15,7 +25,12 @@ export interface EventBus {
    */
   publish(event: EventEnvelope): Promise<void>;
   /** Registers `consumer` (one queue per consuming module) for `types`. */
-  subscribe(consumer: string, types: readonly string[], handler: EventHandler): Promise<void>;
+  subscribe(
+    consumer: string,
+    types: readonly string[],
+    handler: EventHandler,
+    options?: SubscribeOptions,
+  ): Promise<void>;
   /** Answers when the bus can carry events. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import Emittery from 'emittery';
-import type { EventBus, EventHandler } from './bus.ts';
+import type { EventBus, EventHandler, SubscribeOptions } from './bus.ts';
 import type { EventEnvelope } from './envelope.ts';
 
 /**
@@ -16,7 +16,8 @@ export function createMemoryBus(): EventBus {
       if (closed) throw new Error('The event bus is closed');
       await emitter.emit(event.type, event);
     },
-    async subscribe(consumer, types, handler: EventHandler) {
+    // In one process every subscription lives as long as the bus, so `durable` changes nothing.
+    async subscribe(consumer, types, handler: EventHandler, _options?: SubscribeOptions) {
       if (consumers.has(consumer)) throw new Error(`Consumer ${consumer} is already subscribed`);
       consumers.add(consumer);
       for (const type of types) emitter.on(type, ({ data }) => handler(data));

@@ -4,7 +4,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
+import { type AuthOptions, authPlugin, verifiedIdentity } from '../auth/jwt.ts';
+import { isAppError } from '../errors.ts';
+import type { InternalAuth } from '../rpc/identity.ts';
 import { installProblemHandlers } from './problem.ts';
 import { type RateLimitOptions, rateLimitPlugin } from './rate-limit.ts';
 import { installVersioning, rewriteVersionedUrl } from './versioning.ts';
@@ -14,8 +16,24 @@ export interface EdgeOptions {
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
   readonly auth: AuthOptions;
-  readonly rateLimit: RateLimitOptions;
+  /** Required at a public edge; a process behind the gateway does not rate-limit (the gateway does). */
+  readonly rateLimit?: RateLimitOptions;
   readonly title?: string;
+  /**
+   * Where the caller's identity comes from. `bearer` (the default): a public edge that verifies
+   * `Authorization: Bearer` tokens and rate-limits. `internal`: a process behind the gateway, which takes
+   * the actor, request id and trace context only from a valid signed `x-splitshop-identity` (refusing
+   * any other request but health checks with 401), ignores `Authorization`, trusts the one
+   * `X-Forwarded-For` hop the gateway writes, and does not rate-limit. Tokens are issued in both modes.
+   */
+  readonly identity?: 'bearer' | 'internal';
+  /** Required when `identity` is `internal`. */
+  readonly internalAuth?: InternalAuth;
+  /**
+   * Serves this document at `/openapi.json` and `/docs` instead of the one built from this process's
+   * routes (`own`): the gateway serves the document of the services behind it.
+   */
+  readonly openapiDocument?: (own: object) => Promise<object>;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -34,14 +52,26 @@ function createValidators() {
  * rate limits, body and time limits, and the OpenAPI document. Module route plugins are registered on it.
  */
 export async function createEdge(options: EdgeOptions): Promise<FastifyInstance> {
+  const internalAuth = options.identity === 'internal' ? options.internalAuth : undefined;
+  if (options.identity === 'internal' && internalAuth === undefined)
+    throw new Error('The internal identity mode needs internalAuth');
+  if (internalAuth === undefined && options.rateLimit === undefined)
+    throw new Error('A public edge needs rate limits');
   const app = Fastify({
     loggerInstance: options.log,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
+      // Behind the gateway the request id is the one it signed, so one id follows the request everywhere.
+      if (internalAuth !== undefined) {
+        const verified = verifiedIdentity(req, internalAuth);
+        if (!isAppError(verified) && SANE_REQUEST_ID.test(verified.requestId)) return verified.requestId;
+      }
       const sent = req.headers['x-request-id'];
       return typeof sent === 'string' && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
     },
+    // The gateway writes X-Forwarded-For from the client's connection: the login throttle needs that address.
+    ...(internalAuth !== undefined ? { trustProxy: (_address: string, hop: number) => hop === 0 } : {}),
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     connectionTimeout: options.requestTimeoutMs,
@@ -64,8 +94,9 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   });
   installProblemHandlers(app);
   installVersioning(app);
-  await app.register(authPlugin, options.auth);
-  await app.register(rateLimitPlugin, options.rateLimit);
+  await app.register(authPlugin, { ...options.auth, ...(internalAuth ? { internalAuth } : {}) });
+  if (internalAuth === undefined && options.rateLimit !== undefined)
+    await app.register(rateLimitPlugin, options.rateLimit);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -80,7 +111,23 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const { openapiDocument } = options;
+  if (openapiDocument === undefined) {
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    return app;
+  }
+  // The page reads ./json synchronously: fetch the document first, then hand it over.
+  let served: object | undefined;
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      preHandler: async (request) => {
+        if (/\/(json|yaml)$/.test(request.url)) served = await openapiDocument(app.swagger());
+      },
+    },
+    transformSpecification: (own) => (served as typeof own | undefined) ?? own,
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => openapiDocument(app.swagger()));
   return app;
 }

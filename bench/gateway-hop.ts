@@ -1,0 +1,239 @@
+import { spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { createSigner } from 'fast-jwt';
+import pino from 'pino';
+import { Pool } from 'undici';
+import { staticInstances } from '../src/platform/discovery/instances.ts';
+import { createGateway } from '../src/platform/gateway/gateway.ts';
+import { createInternalAuth } from '../src/platform/rpc/identity.ts';
+
+/**
+ * One proxy hop, measured: a raw `node:http` server answering a small JSON, then the same server behind
+ * a bare `@fastify/http-proxy` (when installed; else a plain undici pool proxy stands in for it) and
+ * behind the Splitshop gateway with everything on (a real JWT verified, rate limits, identity signed,
+ * path normalization, round robin, breaker). Each server runs in its own process; autocannon runs here.
+ *
+ *   node --experimental-strip-types bench/gateway-hop.ts
+ *
+ * BENCH_DURATION_SECONDS (default 5), BENCH_ROUNDS (default 3) and BENCH_CONNECTIONS (default 50) change
+ * the load; each figure is the median of the rounds.
+ */
+const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const JWT_SECRET = 'bench-jwt-secret-0123456789-0123456789-0123456789';
+const INTERNAL_SECRET = 'bench-internal-secret-0123456789-0123456789';
+const BODY = JSON.stringify({
+  items: [{ id: 'p1', name: 'Kettle', price: 39.5, stock: 7 }],
+  next_cursor: null,
+});
+
+type Role = 'upstream' | 'undici-proxy' | 'http-proxy' | 'gateway';
+
+function listen(server: ReturnType<typeof createServer>): Promise<number> {
+  return new Promise((done) =>
+    server.listen(0, '127.0.0.1', () => done((server.address() as AddressInfo).port)),
+  );
+}
+
+async function serveUpstream(): Promise<number> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
+    res.end(BODY);
+  });
+  server.keepAliveTimeout = 60_000;
+  return listen(server);
+}
+
+/** The least a proxy can do with undici: forward method, path and headers, pipe the answer back. */
+async function serveUndiciProxy(target: string): Promise<number> {
+  const pool = new Pool(target, { connections: 128, pipelining: 1 });
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const { statusCode, headers, body } = await pool.request({
+        method: req.method as 'GET',
+        path: req.url ?? '/',
+        headers: { accept: req.headers.accept ?? '*/*' },
+      });
+      res.writeHead(statusCode, headers as Record<string, string>);
+      body.pipe(res);
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  return listen(server);
+}
+
+async function serveHttpProxy(target: string): Promise<number> {
+  const { default: Fastify } = await import('fastify');
+  // Not a dependency yet: resolved at run time so the bench runs without it.
+  const name = '@fastify/http-proxy';
+  const { default: proxy } = (await import(name)) as { default: never };
+  const app = Fastify({ logger: false });
+  await app.register(proxy, { upstream: target } as never);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return (app.server.address() as AddressInfo).port;
+}
+
+async function serveGateway(target: string): Promise<number> {
+  const app = await createGateway({
+    log: pino({ level: 'warn' }),
+    edge: {
+      bodyLimitBytes: 1_048_576,
+      requestTimeoutMs: 30_000,
+      auth: {
+        secret: JWT_SECRET,
+        ttlSeconds: 900,
+        issuer: 'splitshop',
+        audience: 'splitshop-api',
+        clockSkewSeconds: 30,
+      },
+      rateLimit: { max: 1_000_000_000, windowSeconds: 60 },
+    },
+    routes: [
+      { prefix: '/products', service: 'catalog' },
+      { prefix: '/orders', service: 'orders' },
+    ],
+    services: { catalog: staticInstances([target]), orders: staticInstances([target]) },
+    internalAuth: createInternalAuth(INTERNAL_SECRET),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return (app.server.address() as AddressInfo).port;
+}
+
+async function child(role: Role, target: string): Promise<void> {
+  const serve = { upstream: serveUpstream, 'undici-proxy': serveUndiciProxy, 'http-proxy': serveHttpProxy };
+  const port = role === 'gateway' ? await serveGateway(target) : await serve[role](target);
+  // A clean exit, so `--cpu-prof` can write its profile.
+  process.once('SIGTERM', () => process.exit(0));
+  process.stdout.write(`READY ${port}\n`);
+}
+
+interface Started {
+  readonly url: string;
+  stop(): void;
+}
+
+function start(role: Role, target = ''): Promise<Started> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--disable-warning=ExperimentalWarning',
+      import.meta.filename,
+      role,
+      target,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((done, fail) => {
+    proc.once('exit', (code) => fail(new Error(`${role} exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const match = /^READY (\d+)$/.exec(line);
+      if (match) done({ url: `http://127.0.0.1:${match[1]}`, stop: () => proc.kill('SIGTERM') });
+    });
+  });
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+async function measure(name: string, url: string, headers: Record<string, string> = {}): Promise<number> {
+  // Imported here, so the server processes do not load it.
+  const { default: autocannon } = await import('autocannon');
+  const run = (duration: number) =>
+    autocannon({ url, connections: CONNECTIONS, duration, headers, pipelining: 1 });
+  await run(1);
+  const result = await run(DURATION);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${name}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  const rps = Math.round(result.requests.average);
+  process.stderr.write(
+    `[bench] ${name}: ${rps} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms\n`,
+  );
+  return rps;
+}
+
+async function httpProxyInstalled(): Promise<boolean> {
+  try {
+    import.meta.resolve('@fastify/http-proxy');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly runs: number[];
+}
+
+async function main(): Promise<void> {
+  const upstream = await start('upstream');
+  const stops = [upstream.stop];
+  try {
+    const targets: Target[] = [{ name: 'raw node:http', url: `${upstream.url}/orders`, runs: [] }];
+    for (const role of ['http-proxy', 'undici-proxy'] as const) {
+      if (role === 'http-proxy' && !(await httpProxyInstalled())) continue;
+      const server = await start(role, upstream.url);
+      stops.push(server.stop);
+      const name = role === 'http-proxy' ? '@fastify/http-proxy' : 'plain undici proxy';
+      targets.push({ name, url: `${server.url}/orders`, runs: [] });
+    }
+    const gateway = await start('gateway', upstream.url);
+    stops.push(gateway.stop);
+    const sign = createSigner({
+      key: JWT_SECRET,
+      algorithm: 'HS256',
+      expiresIn: 3_600_000,
+      iss: 'splitshop',
+      aud: 'splitshop-api',
+    });
+    const authorization = `Bearer ${sign({ sub: 'bench-user', role: 'customer' })}`;
+    targets.push(
+      {
+        name: 'gateway, everything on',
+        url: `${gateway.url}/v1/orders`,
+        headers: { authorization },
+        runs: [],
+      },
+      { name: 'gateway, cached product list', url: `${gateway.url}/v1/products`, runs: [] },
+    );
+    // Rounds in turn, so a machine that gets busier or quieter weighs on every target alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of targets) target.runs.push(await measure(target.name, target.url, target.headers));
+    }
+
+    const raw = median(targets[0]!.runs);
+    const baseline = targets[1]!;
+    const rows = targets.map((target) => {
+      const rps = median(target.runs);
+      return `| ${target.name.padEnd(28)} | ${String(rps).padStart(6)} | ${(rps / raw).toFixed(2)} | ${(rps / median(baseline.runs)).toFixed(2)} |`;
+    });
+    console.log(
+      [
+        '',
+        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, one process per server.`,
+        '',
+        `| hop                          |  req/s | × raw | × ${baseline.name} |`,
+        '| ---------------------------- | -----: | ----: | ----: |',
+        ...rows,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    for (const stop of stops) stop();
+  }
+}
+
+const [role, target] = process.argv.slice(2) as [Role | undefined, string | undefined];
+if (role) await child(role, target ?? '');
+else await main();

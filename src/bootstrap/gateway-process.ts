@@ -1,0 +1,73 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../platform/config.ts';
+import { staticInstances } from '../platform/discovery/instances.ts';
+import { createAmqpBus } from '../platform/events/amqp-bus.ts';
+import { productCacheInvalidation } from '../platform/gateway/cache.ts';
+import { createGateway } from '../platform/gateway/gateway.ts';
+import type { Logger } from '../platform/log.ts';
+import type { InternalAuth } from '../platform/rpc/identity.ts';
+import { edgeSettings } from './module-process.ts';
+import type { Shop } from './shop.ts';
+import { MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
+
+/** Opens a Redis client for shared counters, with every key under this shop's prefix. */
+export function openRedis(config: Config): Redis | undefined {
+  if (!config.redisUrl) return undefined;
+  return new Redis(config.redisUrl, {
+    keyPrefix: config.redisKeyPrefix,
+    lazyConnect: false,
+    maxRetriesPerRequest: 1,
+  });
+}
+
+/**
+ * The gateway of a split topology: the public edge in front of the module processes, routing each path
+ * to the service that owns it, with rate limits shared through Redis and an edge cache of product reads
+ * that catalog events invalidate.
+ */
+export async function buildGatewayProcess(
+  config: Config,
+  log: Logger,
+  role: ProcessRole,
+  internalAuth: InternalAuth,
+): Promise<Shop> {
+  const services: Record<string, ReturnType<typeof staticInstances>> = {};
+  for (const module of MODULE_NAMES) {
+    const urls =
+      config.serviceUrls[module]
+        ?.split(',')
+        .map((u) => u.trim())
+        .filter(Boolean) ?? [];
+    if (urls.length === 0)
+      throw new Error(`${module.toUpperCase()}_URLS must give the instances of ${module}`);
+    services[module] = staticInstances(urls);
+  }
+  const redis = openRedis(config);
+  const settings = edgeSettings(config, log);
+  const app = await createGateway({
+    log,
+    edge: { ...settings, rateLimit: settings.rateLimit! },
+    routes: PUBLIC_ROUTES,
+    services,
+    internalAuth,
+    ...(redis ? { redis } : {}),
+    // A placed order answers when its saga ends: the upstream timeout is the whole request's.
+    upstream: { timeoutMs: config.requestTimeoutMs },
+  });
+  const bus = await createAmqpBus({
+    url: config.amqpUrl,
+    log: log.child({ component: 'amqp' }),
+    namespace: config.amqpNamespace,
+  });
+  if (app.edgeCache) {
+    const invalidation = productCacheInvalidation(app.edgeCache);
+    await bus.subscribe('gateway', invalidation.types, (event) => invalidation.handle(event), {
+      durable: false,
+    });
+  }
+  app.addHook('onClose', async () => {
+    await bus.close();
+    redis?.disconnect();
+  });
+  return { app, role, start: async () => ({ adminCreated: false }) };
+}

@@ -1,0 +1,152 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SERVICE_NAMES } from '../platform/config.ts';
+import { instanceUrls, type Topology } from './topology.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** One running process of a launched topology. */
+export interface LaunchedProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly env: Readonly<Record<string, string>>;
+  child: ChildProcess;
+  exited: Promise<number | string>;
+}
+
+export interface LaunchOptions {
+  readonly topology: Topology;
+  /** Settings every process shares (secrets, AMQP_URL, REDIS_URL, …); the launcher adds addresses. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Postgres server URL without a database, e.g. `postgres://postgres@127.0.0.1:5432`. */
+  readonly postgresUrl: string;
+  /** Database name prefix: each module gets `<prefix>_<module>`. */
+  readonly databasePrefix: string;
+  /** Called with each log line a process writes, and its name. */
+  readonly onLine?: (name: string, line: string) => void;
+  readonly startTimeoutMs?: number;
+}
+
+/** A launched topology: its public entry point and its processes, which can be stopped or restarted. */
+export interface LaunchedTopology {
+  readonly baseUrl: string;
+  readonly processes: readonly LaunchedProcess[];
+  /** Starts a stopped or killed process again with the same environment, and waits for it. */
+  restart(process: LaunchedProcess): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Secrets a development or test run may generate when none are given. */
+export function generatedSecrets(): Record<string, string> {
+  return {
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    SPLITSHOP_INTERNAL_SECRET: randomBytes(48).toString('base64url'),
+    ADMIN_PASSWORD: randomBytes(18).toString('base64url'),
+  };
+}
+
+/** The environment every process of a topology shares: where each module lives and its database. */
+export function topologyEnv(
+  options: Omit<LaunchOptions, 'onLine' | 'startTimeoutMs'>,
+): Record<string, string> {
+  const env: Record<string, string> = { ...options.env, SPLITSHOP_TOPOLOGY: options.topology.name };
+  for (const module of SERVICE_NAMES) {
+    const key = module.toUpperCase();
+    env[`${key}_URLS`] = instanceUrls(options.topology, module).join(',');
+    env[`${key}_DATABASE_URL`] =
+      `${options.postgresUrl.replace(/\/$/, '')}/${options.databasePrefix}_${module}`;
+  }
+  return env;
+}
+
+async function waitForHealth(url: string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!dead && Date.now() < deadline) {
+    if (
+      await fetch(`${url}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} ${dead ? 'exited' : 'did not answer'} before it was ready`);
+}
+
+function startProcess(entry: LaunchedProcess, onLine: LaunchOptions['onLine']): void {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/bootstrap/main.ts')],
+    {
+      cwd: ROOT,
+      env: entry.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => onLine?.(entry.name, line));
+  }
+  entry.child = child;
+  entry.exited = new Promise((done) => child.on('exit', (code, signal) => done(code ?? signal ?? -1)));
+}
+
+/**
+ * Starts every process of a topology as its own Node process on loopback ports: the module processes
+ * first, the gateway once they answer. Used by `npm run start:split` and by the split test suites.
+ */
+export async function launchTopology(options: LaunchOptions): Promise<LaunchedTopology> {
+  const shared = topologyEnv(options);
+  const timeout = options.startTimeoutMs ?? 60_000;
+  const processes: LaunchedProcess[] = [];
+  for (const [name, spec] of Object.entries(options.topology.processes)) {
+    for (let i = 0; i < (spec.instances ?? 1); i++) {
+      const port = spec.port + i * 10;
+      const label = (spec.instances ?? 1) > 1 ? `${name}#${i + 1}` : name;
+      processes.push({
+        name: label,
+        url: `http://127.0.0.1:${port}`,
+        env: { ...shared, SPLITSHOP_PROCESS: name, PORT: String(port), HOST: '127.0.0.1' },
+        child: undefined as unknown as ChildProcess,
+        exited: Promise.resolve(-1),
+      });
+    }
+  }
+  const gateways = processes.filter((p) => options.topology.processes[p.name.split('#')[0]!]!.gateway);
+  const services = processes.filter((p) => !gateways.includes(p));
+  const launched: LaunchedTopology = {
+    baseUrl: gateways[0]?.url ?? processes[0]!.url,
+    processes,
+    async restart(entry) {
+      startProcess(entry, options.onLine);
+      await waitForHealth(entry.url, entry.exited, timeout);
+    },
+    async stop(signal = 'SIGTERM') {
+      // The gateway first, so no new work arrives; then the services, each finishing its own.
+      for (const group of [gateways, services]) {
+        await Promise.all(
+          group.map(async (p) => {
+            if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+            await p.exited;
+          }),
+        );
+      }
+    },
+  };
+  try {
+    for (const group of [services, gateways]) {
+      for (const entry of group) startProcess(entry, options.onLine);
+      await Promise.all(group.map((entry) => waitForHealth(entry.url, entry.exited, timeout)));
+    }
+  } catch (err) {
+    await launched.stop('SIGKILL');
+    throw err;
+  }
+  return launched;
+}

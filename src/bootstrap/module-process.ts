@@ -1,0 +1,181 @@
+import { join } from 'node:path';
+import { createLoginThrottle } from '../platform/auth/login-throttle.ts';
+import type { Config } from '../platform/config.ts';
+import { systemContext } from '../platform/context.ts';
+import { type ModuleDatabase, migrateToLatest, openDatabase } from '../platform/db/database.ts';
+import { ensurePostgresDatabase, isPostgresUrl } from '../platform/db/postgres.ts';
+import { staticInstances } from '../platform/discovery/instances.ts';
+import { createAmqpBus } from '../platform/events/amqp-bus.ts';
+import type { EventBus } from '../platform/events/bus.ts';
+import { createMemoryBus } from '../platform/events/memory-bus.ts';
+import { healthRoutes } from '../platform/http/health.ts';
+import { createEdge, type EdgeOptions } from '../platform/http/server.ts';
+import type { Logger } from '../platform/log.ts';
+import type { ModuleInstance } from '../platform/module.ts';
+import type { RpcClient } from '../platform/rpc/client.ts';
+import type { InternalAuth } from '../platform/rpc/identity.ts';
+import { type ApiOf, MODULE_KITS, type ModuleContext } from './modules.ts';
+import type { Shop } from './shop.ts';
+import { DURABILITY, MODULE_NAMES, type ModuleName, type ProcessRole } from './topology.ts';
+
+/** A module's database URL: configured, or its SQLite file under the data directory. */
+export function databaseUrl(config: Config, module: ModuleName): string {
+  return config.databaseUrls[module] ?? `sqlite:${join(config.dataDir, `${module}.db`)}`;
+}
+
+export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {
+  const url = databaseUrl(config, module);
+  if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
+  return openDatabase<never>({ url, synchronous: DURABILITY[module] });
+}
+
+async function createBus(config: Config, hostsAll: boolean, log: Logger): Promise<EventBus> {
+  const kind = config.bus ?? (hostsAll ? 'memory' : 'amqp');
+  if (kind === 'memory' && !hostsAll) {
+    throw new Error(
+      'SPLITSHOP_BUS=memory needs every module in this process: events would not reach the others',
+    );
+  }
+  if (kind === 'memory') return createMemoryBus();
+  return createAmqpBus({
+    url: config.amqpUrl,
+    log: log.child({ component: 'amqp' }),
+    namespace: config.amqpNamespace,
+    prefetch: config.amqpPrefetch,
+    deliveryLimit: config.amqpDeliveryLimit,
+  });
+}
+
+export function edgeSettings(config: Config, log: Logger): EdgeOptions {
+  return {
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    auth: {
+      secret: config.jwtSecret,
+      ttlSeconds: config.jwtTtlSeconds,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clockSkewSeconds: config.jwtClockSkewSeconds,
+    },
+    rateLimit: { max: config.rateLimitMax, windowSeconds: config.rateLimitWindowSeconds },
+  };
+}
+
+/**
+ * A process hosting modules: every module of the monolith with the public edge in front, or some
+ * modules of a split topology behind the gateway. Modules hosted here use their in-process adapter;
+ * modules hosted elsewhere, their HTTP client at the configured addresses.
+ */
+export async function buildModuleProcess(
+  config: Config,
+  log: Logger,
+  role: ProcessRole,
+  internalAuth: InternalAuth | undefined,
+): Promise<Shop> {
+  const hosted = MODULE_NAMES.filter((m) => role.modules.includes(m));
+  const hostsAll = hosted.length === MODULE_NAMES.length;
+  const bus = await createBus(config, hostsAll, log);
+  const databases = new Map<ModuleName, ModuleDatabase<never>>();
+  const modules = new Map<ModuleName, ModuleInstance<object>>();
+  const clients = new Map<ModuleName, RpcClient<object>>();
+  const loginThrottle = createLoginThrottle({
+    maxFailures: config.loginFailuresMax,
+    windowSeconds: config.loginFailuresWindowSeconds,
+  });
+
+  const api = <M extends ModuleName>(module: M): ApiOf<M> => {
+    const local = modules.get(module);
+    if (local) return local.api as ApiOf<M>;
+    let client = clients.get(module);
+    if (!client) {
+      const urls =
+        config.serviceUrls[module]
+          ?.split(',')
+          .map((u) => u.trim())
+          .filter(Boolean) ?? [];
+      if (urls.length === 0 || !internalAuth) {
+        throw new Error(
+          `${module.toUpperCase()}_URLS must give the instances of ${module}, which this process calls`,
+        );
+      }
+      client = MODULE_KITS[module].httpClient({
+        instances: staticInstances(urls),
+        auth: internalAuth,
+        log: log.child({ downstream: module }),
+      });
+      clients.set(module, client);
+    }
+    return client.api as ApiOf<M>;
+  };
+
+  // Modules start in MODULE_NAMES order, so a module's local dependencies exist before it.
+  for (const name of hosted) {
+    const database = await openModuleDatabase(config, name);
+    databases.set(name, database);
+    const context: ModuleContext = {
+      config,
+      database: <DB>() => database as unknown as ModuleDatabase<DB>,
+      bus,
+      log: log.child({ module: name }),
+      loginThrottle,
+      api,
+    };
+    const module = MODULE_KITS[name].create(context);
+    await migrateToLatest(database.db, name, module.migrations);
+    modules.set(name, module);
+  }
+
+  const settings = edgeSettings(config, log);
+  const app = await createEdge(
+    role.gateway
+      ? settings
+      : { ...settings, rateLimit: undefined, identity: 'internal', internalAuth: internalAuth! },
+  );
+  const checks: Record<string, () => Promise<void>> = { bus: () => bus.check() };
+  for (const [name, database] of databases) checks[`${name}_db`] = () => database.check();
+  for (const [name, client] of clients) checks[`${name}_service`] = () => client.check();
+  for (const module of modules.values()) {
+    for (const [name, check] of Object.entries(module.checks)) checks[`${module.name}_${name}`] = check;
+  }
+  await app.register(healthRoutes, { checks });
+  for (const [name, module] of modules) {
+    await app.register(module.routes);
+    if (internalAuth) await app.register(MODULE_KITS[name].rpcRoutes(module.api as never, internalAuth));
+  }
+  for (const module of modules.values()) {
+    for (const subscription of module.subscriptions) {
+      await bus.subscribe(subscription.consumer, subscription.types, (event) => subscription.handle(event));
+    }
+  }
+
+  let started = false;
+  // Stop in reverse start order: orders stops its sagas before the modules they call stop;
+  // relays finish their batch before the bus and the databases close.
+  app.addHook('onClose', async () => {
+    if (started) {
+      for (const module of [...modules.values()].reverse()) {
+        await module.stop().catch((err) => log.error({ err, module: module.name }, 'module failed to stop'));
+      }
+    }
+    for (const client of clients.values()) await client.close();
+    await bus.close();
+    for (const database of databases.values()) await database.close();
+  });
+
+  return {
+    app,
+    role,
+    async start() {
+      for (const module of modules.values()) await module.start();
+      started = true;
+      const users = modules.get('users');
+      if (!users) return { adminCreated: false };
+      const { created } = await (users.api as ApiOf<'users'>).ensureAdmin(systemContext('bootstrap'), {
+        password: config.adminPassword,
+        email: config.adminEmail,
+      });
+      return { adminCreated: created };
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type FakeUpstream,
+  gatewayOptions,
+  type RunningGateway,
+  startGateway,
+  startUpstream,
+} from './test-support.ts';
+import type { UpstreamOptions } from './upstreams.ts';
+
+/** Drops the connection as soon as a request has arrived: the client gets a reset, no answer. */
+const reset = (req: { socket: { destroy(): void } }) => req.socket.destroy();
+/** Never answers. */
+const hang = () => undefined;
+
+describe('the gateway in front of failing instances', () => {
+  const upstreams: FakeUpstream[] = [];
+  let gateway: RunningGateway | undefined;
+
+  async function setup(catalog: FakeUpstream[], upstream: Partial<UpstreamOptions> = {}) {
+    upstreams.push(...catalog);
+    gateway = await startGateway(
+      gatewayOptions(
+        { catalog: catalog.map((u) => u.url), orders: [catalog[0]!.url], users: [catalog[0]!.url] },
+        { cache: false, upstream: { healthIntervalMs: 3_600_000, ...upstream } },
+      ),
+    );
+    return gateway;
+  }
+
+  afterEach(async () => {
+    vi.useRealTimers();
+    await gateway?.close();
+    gateway = undefined;
+    await Promise.all(upstreams.splice(0).map((u) => u.close()));
+  });
+
+  it('takes turns between instances', async () => {
+    const [a, b] = await Promise.all([startUpstream(), startUpstream()]);
+    const { request } = await setup([a!, b!]);
+    for (let i = 0; i < 6; i++) expect((await request('/products')).status).toBe(200);
+    expect([a!.seen.length, b!.seen.length]).toEqual([3, 3]);
+  });
+
+  it('tries an idempotent GET again on another instance when the first resets the connection', async () => {
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 });
+    const res = await request('/products/p1');
+    expect(res.status).toBe(200);
+    expect([a!.seen.length, b!.seen.length]).toEqual([1, 1]);
+  });
+
+  it('never sends a POST again: the service may have acted on it', async () => {
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 });
+    const res = await request('/products', { method: 'POST', body: '{}' });
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.text).code).toBe('SERVICE_UNAVAILABLE');
+    expect(res.headers['retry-after']).toBeDefined();
+    expect([a!.seen.length, b!.seen.length]).toEqual([1, 0]);
+  });
+
+  it('sends a POST with an Idempotency-Key again, on another instance', async () => {
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 });
+    const res = await request('/products', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'k-1' },
+      body: '{"n":1}',
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text).body).toBe('{"n":1}');
+    expect([a!.seen.length, b!.seen.length]).toEqual([1, 1]);
+  });
+
+  it('ejects an instance after failures in a row, skips it, and tries it again later', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 2, ejectForMs: 10_000 });
+    for (let i = 0; i < 6; i++) expect((await request('/products')).status).toBe(200);
+    // Two failures eject it: the other four requests all went to b.
+    expect(a!.seen).toHaveLength(2);
+    expect(b!.seen).toHaveLength(6);
+    vi.advanceTimersByTime(9_999);
+    await request('/products');
+    expect(a!.seen).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    a!.behave((_req, res) => res.writeHead(200).end('{}'));
+    for (let i = 0; i < 4; i++) await request('/products');
+    expect(a!.seen).toHaveLength(4);
+  });
+
+  it('ejects an instance that answers 5xx, without sending the request again', async () => {
+    const [a, b] = await Promise.all([
+      startUpstream((_req, res) => res.writeHead(500).end('{}')),
+      startUpstream(),
+    ]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 1 });
+    expect((await request('/products')).status).toBe(500);
+    for (let i = 0; i < 3; i++) expect((await request('/products')).status).toBe(200);
+    expect([a!.seen.length, b!.seen.length]).toEqual([1, 3]);
+  });
+
+  it('answers 504 TIMEOUT when the instance does not answer in time', async () => {
+    const a = await startUpstream(hang);
+    const { request } = await setup([a], { timeoutMs: 100 });
+    const res = await request('/products', { method: 'POST', body: '{}' });
+    expect(res.status).toBe(504);
+    expect(JSON.parse(res.text).code).toBe('TIMEOUT');
+  });
+
+  it('opens the breaker after failures in a row, then answers 503 without asking, until it half-opens', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const a = await startUpstream(hang);
+    const { request } = await setup([a], {
+      timeoutMs: 100,
+      ejectAfterFailures: 100,
+      breakerAfterFailures: 2,
+      breakerHalfOpenMs: 5_000,
+    });
+    let fastestTimeout = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      expect((await request('/products/p1')).status).toBe(504);
+      fastestTimeout = Math.min(fastestTimeout, performance.now() - started);
+    }
+    expect(a.seen).toHaveLength(2);
+    const started = performance.now();
+    const open = await request('/products/p1');
+    // Answered without waiting for the instance: faster than any request that waited for it.
+    expect(performance.now() - started).toBeLessThan(fastestTimeout);
+    expect(open.status).toBe(503);
+    expect(JSON.parse(open.text).code).toBe('SERVICE_UNAVAILABLE');
+    expect(open.headers['retry-after']).toBe('5');
+    expect(a.seen).toHaveLength(2);
+    vi.advanceTimersByTime(5_000);
+    a.behave((_req, res) => res.writeHead(200).end('{}'));
+    expect((await request('/products/p1')).status).toBe(200);
+    expect((await request('/products/p1')).status).toBe(200);
+    expect(a.seen).toHaveLength(4);
+  });
+
+  it('answers 503 with Retry-After when every instance is out', async () => {
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream(reset)]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 1 });
+    await request('/products');
+    const res = await request('/products');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(a!.seen.length + b!.seen.length).toBe(2);
+  });
+
+  it('reports each service with its instances and breaker on /health, and 503 naming the one that is out', async () => {
+    const [a, b] = await Promise.all([startUpstream(), startUpstream(reset)]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 1 });
+    const healthy = await request('/health');
+    expect(healthy.status).toBe(200);
+    expect(JSON.parse(healthy.text).checks.catalog).toMatchObject({
+      status: 'up',
+      breaker: 'closed',
+      instances: [
+        { url: a!.url, healthy: true, ejected: false },
+        { url: b!.url, healthy: true, ejected: false },
+      ],
+    });
+    await request('/products');
+    await request('/products');
+    a!.behave(reset);
+    await request('/products');
+    const sick = await request('/health/ready');
+    expect(sick.status).toBe(503);
+    const body = JSON.parse(sick.text);
+    expect(body.status).toBe('unhealthy');
+    expect(body.checks.catalog).toMatchObject({ status: 'down', error: 'no instance is available' });
+    expect((await request('/health/live')).status).toBe(200);
+  });
+});

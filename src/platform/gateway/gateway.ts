@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
+import type { InstanceSource } from '../discovery/instances.ts';
+import { isAppError, platformErrors } from '../errors.ts';
+import { createEdge, type EdgeOptions } from '../http/server.ts';
+import type { InternalAuth } from '../rpc/identity.ts';
+import {
+  CACHED_HEADERS,
+  type CachedResponse,
+  createEdgeCache,
+  type EdgeCache,
+  type EdgeCacheOptions,
+  isProductPath,
+  noneMatch,
+  productIdOf,
+  storable,
+} from './cache.ts';
+import { readAll, type UpstreamAnswer } from './exchange.ts';
+import { gatewayHealthRoutes } from './health.ts';
+import { createOpenApiMerger } from './openapi.ts';
+import { normalizePath } from './paths.ts';
+import { copyResponseHeaders, forward, forwardedHeaders, traceparentOf } from './proxy.ts';
+import { compileRoutes, type GatewayRoute } from './routes.ts';
+import {
+  createUpstreams,
+  DEFAULT_UPSTREAM_OPTIONS,
+  isUpstreamTimeout,
+  type UpstreamOptions,
+} from './upstreams.ts';
+
+export interface GatewayOptions {
+  readonly log: FastifyBaseLogger;
+  /** The public edge: body and time limits, token verification, rate limits, the document's title. */
+  readonly edge: Pick<EdgeOptions, 'bodyLimitBytes' | 'requestTimeoutMs' | 'auth' | 'title'> & {
+    readonly rateLimit: NonNullable<EdgeOptions['rateLimit']>;
+  };
+  /** Which service owns which path prefix; the longest matching prefix wins. */
+  readonly routes: readonly GatewayRoute[];
+  /** Where each service's instances are. */
+  readonly services: Readonly<Record<string, InstanceSource>>;
+  /** Signs the identity every forwarded request carries. */
+  readonly internalAuth: InternalAuth;
+  /** Shares rate limits with the other gateway instances; see `RateLimitOptions.redis`. */
+  readonly redis?: Redis;
+  /** The cache of public product reads: on by default (10 000 answers, 1 s); `false` turns it off. */
+  readonly cache?: Pick<EdgeCacheOptions, 'maxEntries' | 'ttlMs'> | false;
+  readonly upstream?: Partial<UpstreamOptions>;
+}
+
+/** The gateway's fastify instance, with its edge cache for the composition root's event subscription. */
+export type Gateway = FastifyInstance & { readonly edgeCache: EdgeCache | undefined };
+
+const DEFAULT_CACHE = { maxEntries: 10_000, ttlMs: 1_000 };
+const NO_BODY = new Set([204, 304]);
+
+/** Reads a streamed body whole; a service that stalls or breaks off in the middle is a 504 or a 503. */
+async function readWhole(body: Buffer | Readable, service: string): Promise<Buffer> {
+  try {
+    return await readAll(body);
+  } catch (error) {
+    if (isUpstreamTimeout(error)) throw platformErrors.TIMEOUT(`The ${service} service timed out`);
+    throw platformErrors.SERVICE_UNAVAILABLE(`The ${service} service broke off its answer`);
+  }
+}
+
+/**
+ * The public entry point of the split topology: the edge (request ids, versions, problem documents,
+ * tokens verified once, rate limits), its own health and API document, and every other request
+ * forwarded to the service that owns its path, with the caller's verified identity signed.
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const upstreamOptions: UpstreamOptions = { ...DEFAULT_UPSTREAM_OPTIONS, ...options.upstream };
+  const services = Object.keys(options.services);
+  for (const route of options.routes) {
+    if (!(route.service in options.services))
+      throw new Error(`Route ${route.prefix} names the unknown service ${route.service}`);
+  }
+  const routes = compileRoutes(options.routes);
+  const upstreams = createUpstreams(options.services, upstreamOptions, { log: options.log });
+  const cache = options.cache === false ? undefined : createEdgeCache({ ...DEFAULT_CACHE, ...options.cache });
+  const { internalAuth } = options;
+
+  const app = await createEdge({
+    ...options.edge,
+    log: options.log,
+    rateLimit: { ...options.edge.rateLimit, ...(options.redis ? { redis: options.redis } : {}) },
+    openapiDocument: createOpenApiMerger({ services, routes, upstreams, internalAuth }),
+  });
+  app.decorate('edgeCache', cache);
+  app.addHook('onReady', async () => upstreams.start());
+  app.addHook('onClose', () => upstreams.close());
+  await app.register(gatewayHealthRoutes, {
+    upstreams,
+    services,
+    ...(options.redis ? { redis: options.redis } : {}),
+  });
+
+  function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedResponse) {
+    reply.headers(cached.headers);
+    if (noneMatch(request.headers['if-none-match'], cached.headers.etag)) return reply.code(304).send();
+    return reply.code(cached.status).send(cached.body);
+  }
+
+  async function proxy(request: FastifyRequest, reply: FastifyReply) {
+    const url = request.raw.url ?? '/';
+    const mark = url.indexOf('?');
+    const normal = normalizePath(mark === -1 ? url : url.slice(0, mark));
+    if (!normal.ok) throw platformErrors.VALIDATION_FAILED(normal.reason);
+    const { path } = normal;
+    const service = routes.lookup(path);
+    if (service === undefined) throw platformErrors.NOT_FOUND(`No route for ${request.method} ${path}`);
+    const query = mark === -1 ? '' : url.slice(mark + 1);
+    const { method } = request;
+
+    const key = cache?.keyOf(method, path, query, request.apiVersion);
+    let ticket = 0;
+    if (key !== undefined) {
+      const hit = cache!.get(key);
+      if (hit !== undefined) return sendCached(request, reply, hit);
+      ticket = cache!.ticket();
+    }
+    const traceparent = traceparentOf(request);
+    const identity = internalAuth.sign({
+      requestId: request.id,
+      ...(request.actor ? { actor: request.actor } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    });
+    const write = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
+    let answer: UpstreamAnswer;
+    try {
+      answer = await forward(
+        upstreams.get(service)!,
+        {
+          method: method as Dispatcher.HttpMethod,
+          path: mark === -1 ? path : `${path}?${query}`,
+          // A cacheable read asks for the whole answer: the gateway answers If-None-Match itself.
+          headers: forwardedHeaders(request, identity, key !== undefined),
+          body: request.body as Buffer | undefined,
+          idempotent: !write || request.headers['idempotency-key'] !== undefined,
+        },
+        upstreamOptions,
+      );
+    } catch (error) {
+      if (isAppError(error) && typeof error.extra.retry_after === 'number')
+        reply.header('retry-after', error.extra.retry_after);
+      throw error;
+    } finally {
+      // Whatever a write to a product answered, it may have changed it: drop it before anyone hears back.
+      if (write && cache !== undefined && isProductPath(path)) cache.invalidateProduct(productIdOf(path));
+    }
+
+    const { statusCode, headers, body } = answer;
+    if (key !== undefined && storable(statusCode, headers)) {
+      const cached: CachedResponse = {
+        status: statusCode,
+        headers: Object.fromEntries(
+          CACHED_HEADERS.flatMap((name) => {
+            const value = headers[name];
+            return typeof value === 'string' ? [[name, value]] : [];
+          }),
+        ),
+        body: await readWhole(body, service),
+      };
+      cache!.set(key, ticket, cached);
+      return sendCached(request, reply, cached);
+    }
+    copyResponseHeaders(reply, headers);
+    reply.code(statusCode);
+    if (method === 'HEAD' || NO_BODY.has(statusCode)) {
+      if (!Buffer.isBuffer(body)) body.resume();
+      return reply.send();
+    }
+    return reply.send(body);
+  }
+
+  // Encapsulated, so only the catch-all takes bodies as they came: the service parses and validates them.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    scope.all('/*', { schema: { hide: true } }, proxy);
+  });
+  return app as Gateway;
+}

@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { UpstreamState, Upstreams } from './upstreams.ts';
+
+const REDIS_TIMEOUT_MS = 1000;
+
+type Check = ({ status: 'up' } | { status: 'down'; error: string }) & Partial<UpstreamState>;
+
+async function pingRedis(redis: Redis): Promise<Check> {
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), REDIS_TIMEOUT_MS).unref()),
+    ]);
+    return { status: 'up' };
+  } catch (err) {
+    return { status: 'down', error: err instanceof Error ? err.message : 'failed' };
+  }
+}
+
+/**
+ * The gateway's `/health/live`, and `/health/ready` and `/health`: healthy when every service has an
+ * instance that passes its health checks, is not ejected and whose breaker is not open, and Redis (if
+ * configured) answers; else 503 naming the failing checks. Each service's check lists its instances and
+ * its breaker state.
+ */
+export async function gatewayHealthRoutes(
+  app: FastifyInstance,
+  options: { readonly upstreams: Upstreams; readonly services: readonly string[]; readonly redis?: Redis },
+): Promise<void> {
+  const { upstreams, services, redis } = options;
+  app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'alive' }));
+  const ready = async (_request: unknown, reply: FastifyReply) => {
+    const checks: Record<string, Check> = {};
+    for (const service of services) {
+      const state = upstreams.get(service)!.state();
+      checks[service] = state.available
+        ? { status: 'up', ...state }
+        : { status: 'down', error: 'no instance is available', ...state };
+    }
+    if (redis !== undefined) checks.redis = await pingRedis(redis);
+    const healthy = Object.values(checks).every((check) => check.status === 'up');
+    reply.status(healthy ? 200 : 503);
+    return { status: healthy ? 'healthy' : 'unhealthy', checks };
+  };
+  app.get('/health/ready', { schema: { hide: true } }, ready);
+  app.get('/health', { schema: { hide: true } }, ready);
+}

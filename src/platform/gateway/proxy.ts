@@ -1,0 +1,166 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { isBrokenCircuitError } from 'cockatiel';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { platformErrors } from '../errors.ts';
+import { IDENTITY_HEADER } from '../rpc/identity.ts';
+import { BrokenAnswerError, exchange, type UpstreamAnswer } from './exchange.ts';
+import { type Instance, isTransportFailure, isUpstreamTimeout, type Upstream } from './upstreams.ts';
+
+/** Headers never forwarded as the client sent them: hop-by-hop, identity, credentials, forwarding. */
+const DROPPED = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // The service trusts only the signed identity.
+  'authorization',
+  'cookie',
+  // undici computes the length of the body it sends and refuses `expect`.
+  'content-length',
+  'expect',
+  'forwarded',
+  'x-real-ip',
+  // Set by the gateway below.
+  'x-request-id',
+  'api-version',
+  'traceparent',
+]);
+
+/** Prefixes of headers only the gateway may set, or that identify a user or role. */
+function droppedByPrefix(name: string): boolean {
+  const first = name.charCodeAt(0);
+  if (first === 0x70 /* p */) return name.startsWith('proxy-');
+  if (first !== 0x78 /* x */) return false;
+  return (
+    name.startsWith('x-splitshop-') ||
+    name.startsWith('x-forwarded-') ||
+    name.startsWith('x-user-') ||
+    name.startsWith('x-role') ||
+    name.startsWith('x-actor')
+  );
+}
+
+/** Headers of an answer that belong to the connection to the service, not to the client's. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The W3C trace context the client sent, if it is well formed. */
+export function traceparentOf(request: FastifyRequest): string | undefined {
+  const sent = request.headers.traceparent;
+  return typeof sent === 'string' && TRACEPARENT.test(sent) ? sent : undefined;
+}
+
+/**
+ * The headers a request carries to the service: the client's end-to-end headers, without the dropped
+ * ones nor any named in its `Connection` header; `X-Forwarded-*` from the real connection; the
+ * gateway's request id and API version; and `identity`, the signed call context.
+ */
+export function forwardedHeaders(
+  request: FastifyRequest,
+  identity: string,
+  dropConditional: boolean,
+): Record<string, string | string[]> {
+  const incoming: IncomingHttpHeaders = request.headers;
+  const out: Record<string, string | string[]> = {};
+  const connection = incoming.connection;
+  const named =
+    connection !== undefined && connection !== 'keep-alive' && connection !== 'close'
+      ? connection.toLowerCase().split(',')
+      : undefined;
+  for (const name in incoming) {
+    if (DROPPED.has(name) || droppedByPrefix(name)) continue;
+    if (named?.some((token) => token.trim() === name)) continue;
+    if (dropConditional && name === 'if-none-match') continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out['x-forwarded-for'] = request.socket.remoteAddress ?? '';
+  out['x-forwarded-proto'] = request.protocol;
+  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
+  out['x-request-id'] = request.id;
+  out['api-version'] = request.apiVersion === 2 ? '2' : '1';
+  out[IDENTITY_HEADER] = identity;
+  return out;
+}
+
+/** Copies an answer's end-to-end headers to the reply. */
+export function copyResponseHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-')) continue;
+    const value = headers[name];
+    if (value !== undefined) reply.header(name, value);
+  }
+}
+
+/** A request as it goes to a service: the body is buffered, so it can be sent again to another instance. */
+export interface UpstreamRequest {
+  readonly method: Dispatcher.HttpMethod;
+  /** The normal path and the query string. */
+  readonly path: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Buffer | undefined;
+  /** Safe to send again after a transport failure: a read, or a request with an `Idempotency-Key`. */
+  readonly idempotent: boolean;
+}
+
+function unavailable(service: string, why: string, retryAfter: number) {
+  return platformErrors.SERVICE_UNAVAILABLE(`The ${service} service is unavailable: ${why}`, {
+    retry_after: retryAfter,
+  });
+}
+
+/** The problem a transport failure becomes: 504 when the instance was too slow, else 503. */
+function failed(service: string, error: unknown) {
+  if (isUpstreamTimeout(error)) return platformErrors.TIMEOUT(`The ${service} service timed out`);
+  return unavailable(service, 'it could not be reached', 1);
+}
+
+/**
+ * Sends `request` to an instance of `upstream` through its circuit breaker. After a transport failure
+ * (nothing of an answer arrived) an idempotent request is tried again on another instance, up to
+ * `retries` times; any other is not, since the service may have acted on it. Raises
+ * `SERVICE_UNAVAILABLE` (with `extra.retry_after`) when no instance is available, the breaker is open or
+ * the service cannot be reached, and `TIMEOUT` when it did not answer in time. An answer of any status
+ * is returned as it came.
+ */
+export async function forward(
+  upstream: Upstream,
+  request: UpstreamRequest,
+  options: { readonly retries: number; readonly breakerHalfOpenMs: number },
+): Promise<UpstreamAnswer> {
+  let tried: Instance[] | undefined;
+  let failure: unknown;
+  for (let attempt = 0; ; attempt++) {
+    const instance = upstream.pick(tried);
+    if (instance === undefined) {
+      // No other instance to try: the client hears about the failure there was.
+      if (failure !== undefined) throw failed(upstream.service, failure);
+      throw unavailable(upstream.service, 'no instance is available', 1);
+    }
+    try {
+      const answer = await upstream.breaker.execute(() => exchange(instance.pool, request));
+      if (answer.statusCode >= 500) upstream.failed(instance);
+      else upstream.succeeded(instance);
+      return answer;
+    } catch (error) {
+      if (isBrokenCircuitError(error)) {
+        throw unavailable(
+          upstream.service,
+          'its circuit breaker is open',
+          Math.ceil(options.breakerHalfOpenMs / 1000),
+        );
+      }
+      const broken = error instanceof BrokenAnswerError;
+      if (!broken && !isTransportFailure(error)) throw error;
+      upstream.failed(instance);
+      if (broken || !request.idempotent || attempt >= options.retries) throw failed(upstream.service, error);
+      failure = error;
+      tried = tried === undefined ? [instance] : [...tried, instance];
+    }
+  }
+}

@@ -1,0 +1,296 @@
+import {
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+import type { FastifyBaseLogger } from 'fastify';
+import { Agent, Pool } from 'undici';
+import type { InstanceSource } from '../discovery/instances.ts';
+
+/** How the gateway treats the instances of the services behind it. */
+export interface UpstreamOptions {
+  /** Per attempt: until the first byte of the answer, and between two chunks of its body. */
+  readonly timeoutMs: number;
+  /** Keep-alive connections per instance. */
+  readonly connections: number;
+  /** How often each instance's `/health/live` is asked, and the instance list read again. */
+  readonly healthIntervalMs: number;
+  /** Consecutive transport failures or 5xx answers after which an instance is ejected. */
+  readonly ejectAfterFailures: number;
+  /** How long an ejected instance gets no requests; then it is tried again, and one failure ejects it. */
+  readonly ejectForMs: number;
+  /** Further attempts of an idempotent request after a transport failure, each on another instance. */
+  readonly retries: number;
+  /** Consecutive transport failures of a service, any instance, that open its circuit breaker. */
+  readonly breakerAfterFailures: number;
+  /** How long an open breaker answers 503 before it lets one request through to test the service. */
+  readonly breakerHalfOpenMs: number;
+}
+
+export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
+  // Above the order saga's deadline (20 s), so a slow order ends in the service, not at the gateway.
+  timeoutMs: 25_000,
+  connections: 128,
+  healthIntervalMs: 2_000,
+  ejectAfterFailures: 3,
+  ejectForMs: 10_000,
+  retries: 1,
+  breakerAfterFailures: 20,
+  breakerHalfOpenMs: 5_000,
+};
+
+/** One instance of a service, with its connection pool and what the gateway knows of its health. */
+export interface Instance {
+  readonly url: string;
+  readonly pool: Pool;
+  /** Set by the active health checks; an instance starts healthy so it serves before the first round. */
+  healthy: boolean;
+  /** Consecutive failed requests (transport failures and 5xx answers). */
+  failures: number;
+  /** Until when (epoch ms) it is ejected; 0 when it is not. */
+  ejectedUntil: number;
+}
+
+/** What `/health` shows of a service behind the gateway. */
+export interface UpstreamState {
+  readonly available: boolean;
+  readonly breaker: 'closed' | 'open' | 'half-open' | 'isolated';
+  readonly instances: ReadonlyArray<{
+    readonly url: string;
+    readonly healthy: boolean;
+    readonly ejected: boolean;
+    readonly consecutive_failures: number;
+  }>;
+}
+
+/** The instances of one service, in round-robin order, and the breaker shared by all its requests. */
+export interface Upstream {
+  readonly service: string;
+  readonly breaker: CircuitBreakerPolicy;
+  /** The next instance that is healthy, not ejected and not in `tried`; undefined when there is none. */
+  pick(tried?: readonly Instance[]): Instance | undefined;
+  succeeded(instance: Instance): void;
+  /** Counts a transport failure or a 5xx answer; ejects the instance after too many in a row. */
+  failed(instance: Instance): void;
+  state(): UpstreamState;
+}
+
+/** Every service's upstream, kept up to date by the health checks. */
+export interface Upstreams {
+  readonly options: UpstreamOptions;
+  get(service: string): Upstream | undefined;
+  /** One health round now: reads every instance list again, then asks every instance. */
+  checkNow(): Promise<void>;
+  /** Runs a health round every `healthIntervalMs` on an unref'd timer. */
+  start(): void;
+  /** Stops the checks and closes every pool, letting requests in flight finish. */
+  close(): Promise<void>;
+}
+
+/** Errors of a request that never got an answer: safe to try elsewhere when the request is idempotent. */
+const TRANSPORT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const direct = (error as { code?: unknown } | null)?.code;
+  if (typeof direct === 'string') return direct;
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof cause === 'string' ? cause : undefined;
+}
+
+/** A failure before any byte of an answer arrived: refused, reset, unreachable, or timed out waiting. */
+export function isTransportFailure(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && TRANSPORT_CODES.has(code);
+}
+
+/** The instance took longer than `timeoutMs` to answer or to send the next part of its body. */
+export function isUpstreamTimeout(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+const BREAKER_STATES = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Isolated]: 'isolated',
+} as const;
+
+const HEALTH_PATH = '/health/live';
+
+interface UpstreamDeps {
+  readonly log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+}
+
+/**
+ * Builds the upstream of every service: one undici `Pool` per instance with keep-alive connections,
+ * round robin over the instances that pass their active health checks and are not ejected, passive
+ * ejection after consecutive failures, and one cockatiel circuit breaker per service, opened by
+ * transport failures (a service answering 5xx is reachable: its instances get ejected instead).
+ */
+export function createUpstreams(
+  services: Readonly<Record<string, InstanceSource>>,
+  options: UpstreamOptions,
+  deps: UpstreamDeps,
+): Upstreams {
+  // Read through Date.now, as cockatiel's breaker does, so one faked clock drives both in tests.
+  const now = () => Date.now();
+  const poolOptions = {
+    connections: options.connections,
+    pipelining: 1,
+    keepAliveTimeout: 4_000,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connect: { timeout: Math.min(options.timeoutMs, 5_000) },
+  };
+  // Health checks get their own connections, so a saturated pool cannot make an instance look dead.
+  const healthAgent = new Agent({ connections: 1, keepAliveTimeout: options.healthIntervalMs * 2 });
+  const healthTimeoutMs = Math.max(100, Math.min(options.timeoutMs, options.healthIntervalMs));
+  const upstreams = new Map<string, Upstream & { sync(): void; instances(): readonly Instance[] }>();
+  let timer: NodeJS.Timeout | undefined;
+
+  for (const [service, source] of Object.entries(services)) {
+    let instances: Instance[] = [];
+    let next = 0;
+    const breaker = circuitBreaker(handleWhen(isTransportFailure), {
+      halfOpenAfter: options.breakerHalfOpenMs,
+      breaker: new ConsecutiveBreaker(options.breakerAfterFailures),
+    });
+    const available = (instance: Instance, at: number) =>
+      instance.healthy && (instance.ejectedUntil === 0 || instance.ejectedUntil <= at);
+    const upstream = {
+      service,
+      breaker,
+      pick(tried?: readonly Instance[]) {
+        const count = instances.length;
+        const at = now();
+        for (let i = 0; i < count; i++) {
+          const instance = instances[(next + i) % count]!;
+          if (!available(instance, at) || tried?.includes(instance)) continue;
+          next = (next + i + 1) % count;
+          return instance;
+        }
+        return undefined;
+      },
+      succeeded(instance: Instance) {
+        instance.failures = 0;
+      },
+      failed(instance: Instance) {
+        instance.failures++;
+        if (instance.failures < options.ejectAfterFailures) return;
+        instance.ejectedUntil = now() + options.ejectForMs;
+        // On probation once back: one more failure ejects it again.
+        instance.failures = options.ejectAfterFailures - 1;
+        deps.log.warn({ service, instance: instance.url, for_ms: options.ejectForMs }, 'instance ejected');
+      },
+      state(): UpstreamState {
+        const at = now();
+        return {
+          available: breaker.state !== CircuitState.Open && instances.some((i) => available(i, at)),
+          breaker: BREAKER_STATES[breaker.state],
+          instances: instances.map((instance) => ({
+            url: instance.url,
+            healthy: instance.healthy,
+            ejected: instance.ejectedUntil > at,
+            consecutive_failures: instance.failures,
+          })),
+        };
+      },
+      // The instance list may change (a registry); pools of instances that left are closed.
+      sync() {
+        const urls = source.list();
+        const kept = instances.filter((instance) => urls.includes(instance.url));
+        for (const instance of instances) {
+          if (!kept.includes(instance)) void instance.pool.close().catch(() => undefined);
+        }
+        for (const url of urls) {
+          if (kept.some((instance) => instance.url === url)) continue;
+          kept.push({ url, pool: new Pool(url, poolOptions), healthy: true, failures: 0, ejectedUntil: 0 });
+        }
+        instances = urls.map((url) => kept.find((instance) => instance.url === url)!);
+        next = instances.length === 0 ? 0 : next % instances.length;
+      },
+      instances: () => instances,
+    };
+    upstream.sync();
+    upstreams.set(service, upstream);
+  }
+
+  async function check(service: string, instance: Instance): Promise<void> {
+    let healthy = false;
+    try {
+      const { statusCode, body } = await healthAgent.request({
+        origin: instance.url,
+        path: HEALTH_PATH,
+        method: 'GET',
+        headersTimeout: healthTimeoutMs,
+        bodyTimeout: healthTimeoutMs,
+      });
+      await body.dump();
+      healthy = statusCode === 200;
+    } catch {
+      healthy = false;
+    }
+    if (healthy !== instance.healthy) {
+      deps.log.warn({ service, instance: instance.url, healthy }, 'instance health changed');
+      instance.healthy = healthy;
+    }
+  }
+
+  const api: Upstreams = {
+    options,
+    get: (service) => upstreams.get(service),
+    async checkNow() {
+      const checks: Promise<void>[] = [];
+      for (const upstream of upstreams.values()) {
+        upstream.sync();
+        for (const instance of upstream.instances()) checks.push(check(upstream.service, instance));
+      }
+      await Promise.all(checks);
+    },
+    start() {
+      if (timer !== undefined) return;
+      let running = false;
+      const round = () => {
+        // A slow round is not stacked on another.
+        if (running) return;
+        running = true;
+        api
+          .checkNow()
+          .catch((err: unknown) => deps.log.error({ err }, 'health round failed'))
+          .finally(() => {
+            running = false;
+          });
+      };
+      round();
+      timer = setInterval(round, options.healthIntervalMs);
+      timer.unref();
+    },
+    async close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      const closing: Promise<void>[] = [healthAgent.close()];
+      for (const upstream of upstreams.values()) {
+        for (const instance of upstream.instances()) closing.push(instance.pool.close());
+      }
+      await Promise.allSettled(closing);
+    },
+  };
+  return api;
+}
