@@ -7,7 +7,7 @@ import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
 import { edgeSettings } from './module-process.ts';
-import type { Shop } from './shop.ts';
+import type { Shop } from './process.ts';
 import { MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
 
 /** Opens a Redis client for shared counters, with every key under this shop's prefix. */

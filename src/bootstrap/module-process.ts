@@ -15,7 +15,7 @@ import type { ModuleInstance } from '../platform/module.ts';
 import type { RpcClient } from '../platform/rpc/client.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
 import { type ApiOf, MODULE_KITS, type ModuleContext } from './modules.ts';
-import type { Shop } from './shop.ts';
+import type { Shop } from './process.ts';
 import { DURABILITY, MODULE_NAMES, type ModuleName, type ProcessRole } from './topology.ts';
 
 /** A module's database URL: configured, or its SQLite file under the data directory. */

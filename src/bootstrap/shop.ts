@@ -1,21 +1,14 @@
-import type { FastifyInstance } from 'fastify';
 import type { Config } from '../platform/config.ts';
 import { armCrashPoints } from '../platform/faults.ts';
 import type { Logger } from '../platform/log.ts';
 import { createInternalAuth } from '../platform/rpc/identity.ts';
 import { buildGatewayProcess } from './gateway-process.ts';
 import { buildModuleProcess } from './module-process.ts';
-import { MODULE_NAMES, type ProcessRole, resolveRole } from './topology.ts';
+import type { Shop } from './process.ts';
+import { MODULE_NAMES, resolveRole } from './topology.ts';
 
 export { databaseUrl } from './module-process.ts';
-
-/** A built Splitshop process: its HTTP app, what it runs, and how to start its background work. */
-export interface Shop {
-  readonly app: FastifyInstance;
-  readonly role: ProcessRole;
-  /** Starts relays, recovers sagas, creates the first admin where users live. */
-  start(): Promise<{ adminCreated: boolean }>;
-}
+export type { Shop } from './process.ts';
 
 /**
  * The composition root: reads the topology and builds this process from modules and adapters. The
