@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { Config } from '../platform/config.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
 import { createAmqpBus } from '../platform/events/amqp-bus.ts';
@@ -6,19 +5,9 @@ import { productCacheInvalidation } from '../platform/gateway/cache.ts';
 import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
-import { edgeSettings } from './module-process.ts';
+import { edgeSettings, openRedis } from './infrastructure.ts';
 import type { Shop } from './process.ts';
 import { MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
-
-/** Opens a Redis client for shared counters, with every key under this shop's prefix. */
-export function openRedis(config: Config): Redis | undefined {
-  if (!config.redisUrl) return undefined;
-  return new Redis(config.redisUrl, {
-    keyPrefix: config.redisKeyPrefix,
-    lazyConnect: false,
-    maxRetriesPerRequest: 1,
-  });
-}
 
 /**
  * The gateway of a split topology: the public edge in front of the module processes, routing each path

@@ -98,8 +98,8 @@ function startProcess(entry: LaunchedProcess, onLine: LaunchOptions['onLine']): 
 }
 
 /**
- * Starts every process of a topology as its own Node process on loopback ports: the module processes
- * first, the gateway once they answer. Used by `npm run start:split` and by the split test suites.
+ * Starts every process of a topology as its own Node process on loopback ports, wave by wave: the
+ * consumers of events first, then the other modules, then the gateway. Used by `npm run start:split` and by the split test suites.
  */
 export async function launchTopology(options: LaunchOptions): Promise<LaunchedTopology> {
   const shared = topologyEnv(options);
@@ -118,18 +118,22 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
       });
     }
   }
-  const gateways = processes.filter((p) => options.topology.processes[p.name.split('#')[0]!]!.gateway);
-  const services = processes.filter((p) => !gateways.includes(p));
+  const waveOf = (p: LaunchedProcess) => options.topology.processes[p.name.split('#')[0]!]!.wave;
+  const waves = [...new Set(processes.map(waveOf))]
+    .sort((a, b) => a - b)
+    .map((w) => processes.filter((p) => waveOf(p) === w));
   const launched: LaunchedTopology = {
-    baseUrl: gateways[0]?.url ?? processes[0]!.url,
+    baseUrl:
+      processes.find((p) => options.topology.processes[p.name.split('#')[0]!]!.gateway)?.url ??
+      processes[0]!.url,
     processes,
     async restart(entry) {
       startProcess(entry, options.onLine);
       await waitForHealth(entry.url, entry.exited, timeout);
     },
     async stop(signal = 'SIGTERM') {
-      // The gateway first, so no new work arrives; then the services, each finishing its own.
-      for (const group of [gateways, services]) {
+      // In reverse start order: the gateway first, so no new work arrives; consumers last.
+      for (const group of [...waves].reverse()) {
         await Promise.all(
           group.map(async (p) => {
             if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
@@ -140,7 +144,7 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
     },
   };
   try {
-    for (const group of [services, gateways]) {
+    for (const group of waves) {
       for (const entry of group) startProcess(entry, options.onLine);
       await Promise.all(group.map((entry) => waitForHealth(entry.url, entry.exited, timeout)));
     }

@@ -1,66 +1,18 @@
-import { join } from 'node:path';
-import { createLoginThrottle } from '../platform/auth/login-throttle.ts';
+import { createLoginThrottle, redisLimiters } from '../platform/auth/login-throttle.ts';
 import type { Config } from '../platform/config.ts';
 import { systemContext } from '../platform/context.ts';
-import { type ModuleDatabase, migrateToLatest, openDatabase } from '../platform/db/database.ts';
-import { ensurePostgresDatabase, isPostgresUrl } from '../platform/db/postgres.ts';
+import { type ModuleDatabase, migrateToLatest } from '../platform/db/database.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
-import { createAmqpBus } from '../platform/events/amqp-bus.ts';
-import type { EventBus } from '../platform/events/bus.ts';
-import { createMemoryBus } from '../platform/events/memory-bus.ts';
 import { healthRoutes } from '../platform/http/health.ts';
-import { createEdge, type EdgeOptions } from '../platform/http/server.ts';
+import { createEdge } from '../platform/http/server.ts';
 import type { Logger } from '../platform/log.ts';
 import type { ModuleInstance } from '../platform/module.ts';
 import type { RpcClient } from '../platform/rpc/client.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
+import { createBus, edgeSettings, openModuleDatabase, openRedis } from './infrastructure.ts';
 import { type ApiOf, MODULE_KITS, type ModuleContext } from './modules.ts';
 import type { Shop } from './process.ts';
-import { DURABILITY, MODULE_NAMES, type ModuleName, type ProcessRole } from './topology.ts';
-
-/** A module's database URL: configured, or its SQLite file under the data directory. */
-export function databaseUrl(config: Config, module: ModuleName): string {
-  return config.databaseUrls[module] ?? `sqlite:${join(config.dataDir, `${module}.db`)}`;
-}
-
-export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {
-  const url = databaseUrl(config, module);
-  if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
-  return openDatabase<never>({ url, synchronous: DURABILITY[module] });
-}
-
-async function createBus(config: Config, hostsAll: boolean, log: Logger): Promise<EventBus> {
-  const kind = config.bus ?? (hostsAll ? 'memory' : 'amqp');
-  if (kind === 'memory' && !hostsAll) {
-    throw new Error(
-      'SPLITSHOP_BUS=memory needs every module in this process: events would not reach the others',
-    );
-  }
-  if (kind === 'memory') return createMemoryBus();
-  return createAmqpBus({
-    url: config.amqpUrl,
-    log: log.child({ component: 'amqp' }),
-    namespace: config.amqpNamespace,
-    prefetch: config.amqpPrefetch,
-    deliveryLimit: config.amqpDeliveryLimit,
-  });
-}
-
-export function edgeSettings(config: Config, log: Logger): EdgeOptions {
-  return {
-    log,
-    bodyLimitBytes: config.bodyLimitBytes,
-    requestTimeoutMs: config.requestTimeoutMs,
-    auth: {
-      secret: config.jwtSecret,
-      ttlSeconds: config.jwtTtlSeconds,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      clockSkewSeconds: config.jwtClockSkewSeconds,
-    },
-    rateLimit: { max: config.rateLimitMax, windowSeconds: config.rateLimitWindowSeconds },
-  };
-}
+import { MODULE_NAMES, type ModuleName, type ProcessRole } from './topology.ts';
 
 /**
  * A process hosting modules: every module of the monolith with the public edge in front, or some
@@ -79,9 +31,12 @@ export async function buildModuleProcess(
   const databases = new Map<ModuleName, ModuleDatabase<never>>();
   const modules = new Map<ModuleName, ModuleInstance<object>>();
   const clients = new Map<ModuleName, RpcClient<object>>();
+  // Failed logins count in Redis when it is configured, so every users instance shares one count.
+  const redis = role.modules.includes('users') ? openRedis(config) : undefined;
   const loginThrottle = createLoginThrottle({
     maxFailures: config.loginFailuresMax,
     windowSeconds: config.loginFailuresWindowSeconds,
+    ...(redis ? { createLimiter: redisLimiters(redis) } : {}),
   });
 
   const api = <M extends ModuleName>(module: M): ApiOf<M> => {
@@ -159,6 +114,7 @@ export async function buildModuleProcess(
       }
     }
     for (const client of clients.values()) await client.close();
+    redis?.disconnect();
     await bus.close();
     for (const database of databases.values()) await database.close();
   });

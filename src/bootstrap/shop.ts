@@ -7,7 +7,7 @@ import { buildModuleProcess } from './module-process.ts';
 import type { Shop } from './process.ts';
 import { MODULE_NAMES, resolveRole } from './topology.ts';
 
-export { databaseUrl } from './module-process.ts';
+export { databaseUrl } from './infrastructure.ts';
 export type { Shop } from './process.ts';
 
 /**

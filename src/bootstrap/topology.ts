@@ -7,6 +7,9 @@
 export const MODULE_NAMES = ['users', 'catalog', 'payments', 'notifications', 'orders'] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
+/** The modules that consume events, each with its own queue (and dead-letter queue) over AMQP. */
+export const EVENT_CONSUMERS: readonly ModuleName[] = ['notifications'];
+
 /** How durable each module's writes are on SQLite: `FULL` where money or stock is written. */
 export const DURABILITY: Readonly<Record<ModuleName, 'FULL' | 'NORMAL'>> = {
   users: 'NORMAL',
@@ -34,6 +37,11 @@ export interface ProcessSpec {
   readonly instances?: number;
   /** The first instance's port; further instances take the next ports up by 10. */
   readonly port: number;
+  /**
+   * Start order: lower waves are up before higher ones start. Consumers come first, so their queues
+   * exist before anything is published (a broker drops a message no queue is bound for yet).
+   */
+  readonly wave: number;
 }
 
 export interface Topology {
@@ -44,19 +52,19 @@ export interface Topology {
 /** Every module in one process, on the in-memory bus: what `npm start` runs. */
 export const monolith: Topology = {
   name: 'monolith',
-  processes: { shop: { modules: MODULE_NAMES, gateway: true, port: 8000 } },
+  processes: { shop: { modules: MODULE_NAMES, gateway: true, port: 8000, wave: 0 } },
 };
 
 /** A gateway and one process per module (two of catalog), on Postgres and RabbitMQ. */
 export const split: Topology = {
   name: 'split',
   processes: {
-    gateway: { modules: [], gateway: true, port: 8000 },
-    users: { modules: ['users'], gateway: false, port: 8101 },
-    catalog: { modules: ['catalog'], gateway: false, port: 8102, instances: 2 },
-    payments: { modules: ['payments'], gateway: false, port: 8103 },
-    notifications: { modules: ['notifications'], gateway: false, port: 8104 },
-    orders: { modules: ['orders'], gateway: false, port: 8105 },
+    gateway: { modules: [], gateway: true, port: 8000, wave: 2 },
+    users: { modules: ['users'], gateway: false, port: 8101, wave: 1 },
+    catalog: { modules: ['catalog'], gateway: false, port: 8102, instances: 2, wave: 1 },
+    payments: { modules: ['payments'], gateway: false, port: 8103, wave: 1 },
+    notifications: { modules: ['notifications'], gateway: false, port: 8104, wave: 0 },
+    orders: { modules: ['orders'], gateway: false, port: 8105, wave: 1 },
   },
 };
 

@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Config } from '../platform/config.ts';
+import { type ModuleDatabase, openDatabase } from '../platform/db/database.ts';
+import { ensurePostgresDatabase, isPostgresUrl } from '../platform/db/postgres.ts';
+import { createAmqpBus } from '../platform/events/amqp-bus.ts';
+import type { EventBus } from '../platform/events/bus.ts';
+import { createMemoryBus } from '../platform/events/memory-bus.ts';
+import type { EdgeOptions } from '../platform/http/server.ts';
+import type { Logger } from '../platform/log.ts';
+import { DURABILITY, type ModuleName } from './topology.ts';
+
+/** A module's database URL: configured, or its SQLite file under the data directory. */
+export function databaseUrl(config: Config, module: ModuleName): string {
+  return config.databaseUrls[module] ?? `sqlite:${join(config.dataDir, `${module}.db`)}`;
+}
+
+export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {
+  const url = databaseUrl(config, module);
+  if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
+  return openDatabase<never>({ url, synchronous: DURABILITY[module] });
+}
+
+/** The in-memory bus when every module is here, else RabbitMQ. */
+export async function createBus(config: Config, hostsAll: boolean, log: Logger): Promise<EventBus> {
+  const kind = config.bus ?? (hostsAll ? 'memory' : 'amqp');
+  if (kind === 'memory' && !hostsAll) {
+    throw new Error(
+      'SPLITSHOP_BUS=memory needs every module in this process: events would not reach the others',
+    );
+  }
+  if (kind === 'memory') return createMemoryBus();
+  return createAmqpBus({
+    url: config.amqpUrl,
+    log: log.child({ component: 'amqp' }),
+    namespace: config.amqpNamespace,
+    prefetch: config.amqpPrefetch,
+    deliveryLimit: config.amqpDeliveryLimit,
+  });
+}
+
+export function edgeSettings(config: Config, log: Logger): EdgeOptions {
+  return {
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    auth: {
+      secret: config.jwtSecret,
+      ttlSeconds: config.jwtTtlSeconds,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clockSkewSeconds: config.jwtClockSkewSeconds,
+    },
+    rateLimit: { max: config.rateLimitMax, windowSeconds: config.rateLimitWindowSeconds },
+  };
+}
+
+/** Opens a Redis client for shared counters, with every key under this shop's prefix. */
+export function openRedis(config: Config): Redis | undefined {
+  if (!config.redisUrl) return undefined;
+  return new Redis(config.redisUrl, {
+    keyPrefix: config.redisKeyPrefix,
+    lazyConnect: false,
+    maxRetriesPerRequest: 1,
+    // A Redis that hangs must not hang a login or a request: counting falls back to memory.
+    commandTimeout: 500,
+  });
+}
