@@ -24,7 +24,10 @@ export interface Loaded {
 
 export interface AppendOptions {
   readonly ctx?: CallContext;
-  /** The saga runner keeps its lease for the step that follows. */
+  /**
+   * The caller runs the saga's next step: the saga row is left leased to it, the lease taken as the row
+   * is created (OrderPlaced) or restarted (CancellationRequested), or else extended.
+   */
   readonly keepLease?: boolean;
   /** Further writes that must commit with the events (the idempotency key). */
   readonly also?: (trx: Transaction<OrdersDatabase>) => Promise<void>;
@@ -92,16 +95,27 @@ export function createOrderStore(options: OrderStoreOptions): OrderStore {
       const all = [...loaded.events, ...recorded];
       const state = fold(orderId, all)!;
       await updateProjection(trx, state);
-      const saga = { next_attempt_at: nowMs + leaseMs, deadline_at: nowMs + deadlineMs, updated_at: at };
+      const leaseUntil = appendOptions.keepLease ? nowMs + leaseMs : null;
+      const saga = {
+        next_attempt_at: nowMs + leaseMs,
+        deadline_at: nowMs + deadlineMs,
+        lease_until: leaseUntil,
+        updated_at: at,
+      };
+      let sagaWritten = false;
       for (const event of recorded) {
-        if (event.type === 'OrderPlaced')
+        if (event.type === 'OrderPlaced') {
           await insertSaga(trx, { order_id: orderId, kind: 'place', ...saga });
-        if (event.type === 'CancellationRequested')
+          sagaWritten = true;
+        }
+        if (event.type === 'CancellationRequested') {
           await restartSaga(trx, orderId, { kind: 'cancel', ...saga });
+          sagaWritten = true;
+        }
         publish(emit, state, event, appendOptions.ctx);
       }
       if (state.next.kind === 'none') await finishSaga(trx, orderId, at);
-      else if (appendOptions.keepLease) await extendLease(trx, orderId, nowMs + leaseMs);
+      else if (leaseUntil !== null && !sagaWritten) await extendLease(trx, orderId, leaseUntil);
       await appendOptions.also?.(trx);
       return { events: all, state };
     });

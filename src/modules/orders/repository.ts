@@ -142,13 +142,22 @@ export async function listOrderRows(db: Db, userId: string, before: string | und
     .execute();
 }
 
+/** A new or restarted saga; `lease_until` set when its creator runs it next, else null. */
+interface SagaStart {
+  kind: SagaKind;
+  next_attempt_at: number;
+  deadline_at: number;
+  lease_until: number | null;
+  updated_at: string;
+}
+
 export async function insertSaga(
   trx: Transaction<OrdersDatabase>,
-  row: { order_id: string; kind: SagaKind; next_attempt_at: number; deadline_at: number; updated_at: string },
+  row: SagaStart & { order_id: string },
 ): Promise<void> {
   await trx
     .insertInto('sagas')
-    .values({ ...row, status: 'running', attempts: 0, lease_until: null, last_error: null })
+    .values({ ...row, status: 'running', attempts: 0, last_error: null })
     .execute();
 }
 
@@ -156,11 +165,11 @@ export async function insertSaga(
 export async function restartSaga(
   trx: Transaction<OrdersDatabase>,
   orderId: string,
-  row: { kind: SagaKind; next_attempt_at: number; deadline_at: number; updated_at: string },
+  row: SagaStart,
 ): Promise<void> {
   await trx
     .updateTable('sagas')
-    .set({ ...row, status: 'running', attempts: 0, lease_until: null, last_error: null })
+    .set({ ...row, status: 'running', attempts: 0, last_error: null })
     .where('order_id', '=', orderId)
     .execute();
 }

@@ -1,10 +1,13 @@
 import type { CallContext } from '../../platform/context.ts';
 import { isAppError } from '../../platform/errors.ts';
+import type { Loaded } from './event-store.ts';
 import {
   type CancelReason,
   type DomainEvent,
+  fold,
   isForwardPlaceStep,
   type OrderState,
+  type RecordedEvent,
   type SagaStep,
 } from './events.ts';
 import type { OrdersPorts } from './ports.ts';
@@ -15,6 +18,37 @@ export function chooseStep(state: OrderState, saga: SagaRow, now: number): SagaS
   const step = state.next;
   if (saga.kind === 'place' && isForwardPlaceStep(step) && now >= saga.deadline_at) return { kind: 'refund' };
   return step;
+}
+
+/** The events of a step that calls no participant (confirm, cancel); undefined for any other step. */
+function localStepEvents(step: SagaStep): DomainEvent[] | undefined {
+  if (step.kind === 'confirm') return [{ type: 'OrderConfirmed', data: {} }];
+  if (step.kind === 'cancel') return [{ type: 'OrderCancelled', data: { reason: step.reason } }];
+  return undefined;
+}
+
+/**
+ * `events` (a step's outcome) followed by the events of the steps after it that call no participant:
+ * nothing outside happens between them, so they commit in one transaction and the saga's state is
+ * still recorded before every participant call.
+ */
+export function withLocalSteps(
+  loaded: Loaded,
+  events: DomainEvent[],
+  saga: SagaRow,
+  now: number,
+): DomainEvent[] {
+  if (!loaded.state || events.length === 0) return events;
+  const { version, updated_at } = loaded.state;
+  const all = [...events];
+  for (;;) {
+    const pending = all.map(
+      (e, i) => ({ ...e, version: version + i + 1, occurred_at: updated_at }) as RecordedEvent,
+    );
+    const next = localStepEvents(chooseStep(fold(saga.order_id, [...loaded.events, ...pending])!, saga, now));
+    if (!next) return all;
+    all.push(...next);
+  }
 }
 
 /** An AppError under 500 from a participant is its answer; anything else may go away if tried again. */
@@ -94,7 +128,8 @@ export async function performStep(
         throw err;
       }
     case 'confirm':
-      return [{ type: 'OrderConfirmed', data: {} }];
+    case 'cancel':
+      return localStepEvents(step) ?? [];
     case 'refund': {
       const refund = await ports.payments.refund(ctx, {
         idempotency_key: refundKey(orderId),
@@ -106,8 +141,6 @@ export async function performStep(
     case 'release':
       await ports.catalog.releaseStock(ctx, { reservation_id: orderId });
       return [{ type: 'StockReleased', data: {} }];
-    case 'cancel':
-      return [{ type: 'OrderCancelled', data: { reason: step.reason } }];
     case 'none':
       return [];
   }

@@ -5,6 +5,7 @@ import {
   charge,
   expectConsistentBooks,
   ID,
+  none,
   placed,
   reserved,
   seed,
@@ -43,6 +44,57 @@ describe('the saga runner', () => {
     expect(h.payments.charges.get(chargeKey(ID))).toMatchObject({ amount_minor: 2598, order_id: ID });
     expect(await findSaga(h.db, ID)).toMatchObject({ status: 'done', lease_until: null });
     await expectConsistentBooks(h);
+  });
+
+  it('records a step with the steps after it that call no participant, in one transaction', async () => {
+    // The clock moves a millisecond at every reading, and an append reads it once: one time, one transaction.
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const clock = {
+      now: () => {
+        now += 1;
+        return new Date(now);
+      },
+    };
+    const h = await harness({ clock });
+    await seed(h, [placed()]);
+    await h.runner.advance(ID, system);
+    const times = (await loadEvents(h.db, ID)).map((e) => [e.type, e.occurred_at]);
+    expect(times[2]![1]).toBe(times[3]![1]);
+    expect(new Set(times.map(([, at]) => at)).size).toBe(3);
+    expect(times.map(([type]) => type)).toEqual([
+      'OrderPlaced',
+      'StockReserved',
+      'PaymentCharged',
+      'OrderConfirmed',
+    ]);
+
+    const declined = await harness({ clock });
+    await seed(declined, [placed('pm_card_chargeDeclined')]);
+    await declined.runner.advance(ID, system);
+    const events = await loadEvents(declined.db, ID);
+    expect(events.map((e) => e.type)).toEqual([
+      'OrderPlaced',
+      'StockReserved',
+      'PaymentDeclined',
+      'StockReleased',
+      'OrderCancelled',
+    ]);
+    // The decline is recorded before the release, the release with the cancellation.
+    expect(events[2]!.occurred_at).not.toBe(events[3]!.occurred_at);
+    expect(events[3]!.occurred_at).toBe(events[4]!.occurred_at);
+  });
+
+  it('runs the saga on the lease its creator took with OrderPlaced, which keeps other runners away', async () => {
+    const h = await harness();
+    await h.store.append(ID, none, [placed()], { keepLease: true });
+    const other = await harness({ database: h.database, catalog: h.catalog, payments: h.payments });
+    expect(await other.runner.advance(ID, system)).toEqual({ outcome: 'busy' });
+    expect(await h.runner.advance(ID, system, { leased: true })).toMatchObject({
+      outcome: 'done',
+      state: { status: 'confirmed' },
+    });
+    expect(h.journal).toEqual(['reserveStock', 'charge']);
+    expect(await findSaga(h.db, ID)).toMatchObject({ status: 'done', lease_until: null });
   });
 
   it('out of stock: cancelled at once, and no charge is attempted', async () => {
@@ -198,9 +250,10 @@ describe('one runner per saga', () => {
     const h = await harness();
     await seed(h, [placed()]);
     const gate = createGate();
-    h.payments.behaviour.charge.gate = gate.promise;
+    // The reservation, not the charge: the charge's outcome and the confirmation commit together.
+    h.catalog.behaviour.reserveStock.gate = gate.promise;
     const running = h.runner.advance(ID, system);
-    await expect.poll(() => h.payments.behaviour.charge.calls).toBe(1);
+    await expect.poll(() => h.catalog.behaviour.reserveStock.calls).toBe(1);
     let stopped = false;
     const stopping = h.runner.stop().then(() => {
       stopped = true;
@@ -210,7 +263,8 @@ describe('one runner per saga', () => {
     gate.open();
     await stopping;
     expect(await running).toEqual({ outcome: 'stopped' });
-    expect((await loadEvents(h.db, ID)).at(-1)?.type).toBe('PaymentCharged');
+    expect((await loadEvents(h.db, ID)).at(-1)?.type).toBe('StockReserved');
+    expect(h.payments.behaviour.charge.calls).toBe(0);
     expect(await findSaga(h.db, ID)).toMatchObject({ status: 'running', lease_until: null });
 
     const next = await harness({ database: h.database, catalog: h.catalog, payments: h.payments });

@@ -4,7 +4,7 @@ import { type CallContext, systemContext } from '../../platform/context.ts';
 import { crashPoint } from '../../platform/faults.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { OrderStore } from './event-store.ts';
-import type { OrderState } from './events.ts';
+import type { DomainEvent, OrderState } from './events.ts';
 import type { OrdersPorts } from './ports.ts';
 import {
   findSaga,
@@ -16,7 +16,7 @@ import {
   releaseLease,
   takeLease,
 } from './repository.ts';
-import { chooseStep, isDomainAnswer, performStep } from './saga-steps.ts';
+import { chooseStep, isDomainAnswer, performStep, withLocalSteps } from './saga-steps.ts';
 
 export interface SagaRunnerOptions {
   readonly db: Kysely<OrdersDatabase>;
@@ -41,14 +41,22 @@ export type AdvanceResult =
   | { readonly outcome: 'done'; readonly state: OrderState | undefined }
   | { readonly outcome: 'waiting' | 'busy' | 'stopped' | 'missing' };
 
+export interface AdvanceOptions {
+  /**
+   * The caller took the saga's lease in the transaction that created or restarted its row
+   * (`keepLease` on the append), so the runner does not take it again.
+   */
+  readonly leased?: boolean;
+}
+
 export interface SagaRunner {
   /** Runs the saga from where its events say it is, step by step, until its end or a transient failure. */
-  advance(orderId: string, ctx?: CallContext): Promise<AdvanceResult>;
+  advance(orderId: string, ctx?: CallContext, options?: AdvanceOptions): Promise<AdvanceResult>;
   /**
    * Advances the saga inline and retries it with backoff until its deadline, for a caller waiting on
    * the answer. Returns the state it reached; unfinished sagas are left to the sweep.
    */
-  runToEnd(orderId: string, ctx: CallContext): Promise<OrderState | undefined>;
+  runToEnd(orderId: string, ctx: CallContext, options?: AdvanceOptions): Promise<OrderState | undefined>;
   /** Advances every unfinished saga, as after a crash. */
   recover(): Promise<void>;
   /** Advances unfinished sagas whose next attempt is due and whose lease has expired. */
@@ -79,8 +87,8 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
 
-  async function run(orderId: string, ctx: CallContext): Promise<AdvanceResult> {
-    if (!(await takeLease(db, orderId, now(), leaseMs))) {
+  async function run(orderId: string, ctx: CallContext, leased: boolean): Promise<AdvanceResult> {
+    if (!leased && !(await takeLease(db, orderId, now(), leaseMs))) {
       const saga = await findSaga(db, orderId);
       if (!saga) return { outcome: 'missing' };
       if (saga.status === 'done') return { outcome: 'done', state: (await store.load(orderId)).state };
@@ -97,7 +105,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         const step = chooseStep(loaded.state, saga, decidedAt);
         if (step.kind === 'none' || saga.status === 'done') {
           // The terminal event closed the saga in its own transaction; this only mends a row left open.
-          await finishSaga(db, orderId, clock.now().toISOString());
+          if (saga.status === 'running') await finishSaga(db, orderId, clock.now().toISOString());
           return { outcome: 'done', state: loaded.state };
         }
         if (stopping) {
@@ -105,17 +113,25 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
           return { outcome: 'stopped' };
         }
         const events = await performStep(step, loaded.state, ports, ctx);
+        let appended: DomainEvent[] = [];
         // Another runner may have recorded this step meanwhile: append only while it is still the next one.
         const after = await store.execute(
           orderId,
-          ({ state }) => (state && chooseStep(state, saga, decidedAt).kind === step.kind ? events : []),
+          (current) => {
+            const still = current.state && chooseStep(current.state, saga, decidedAt).kind === step.kind;
+            appended = still ? withLocalSteps(current, events, saga, decidedAt) : [];
+            return appended;
+          },
           { ctx, keepLease: true },
         );
-        const appended = after.events.at(-1)?.type;
-        if (appended === 'StockReserved') crashPoint('saga.after_reserve');
-        if (appended === 'PaymentCharged') crashPoint('saga.after_charge');
-        if (appended === 'PaymentRefunded' || appended === 'PaymentDeclined')
+        const types = new Set(appended.map((e) => e.type));
+        if (types.has('StockReserved')) crashPoint('saga.after_reserve');
+        if (types.has('PaymentCharged')) crashPoint('saga.after_charge');
+        if (types.has('PaymentRefunded') || types.has('PaymentDeclined'))
           crashPoint('saga.during_compensation');
+        // The terminal event closed the saga and let go of its lease in the transaction that appended it.
+        if (appended.length > 0 && after.state?.next.kind === 'none')
+          return { outcome: 'done', state: after.state };
       }
     } catch (err) {
       await retryLater(orderId, attempts + 1, err);
@@ -144,18 +160,29 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     }
   }
 
-  function advance(orderId: string, ctx: CallContext = systemContext()): Promise<AdvanceResult> {
+  function advance(
+    orderId: string,
+    ctx: CallContext = systemContext(),
+    options: AdvanceOptions = {},
+  ): Promise<AdvanceResult> {
     const running = inFlight.get(orderId);
     if (running) return running;
-    const started = run(orderId, ctx).finally(() => inFlight.delete(orderId));
+    const started = run(orderId, ctx, options.leased ?? false).finally(() => inFlight.delete(orderId));
     inFlight.set(orderId, started);
     return started;
   }
 
-  async function runToEnd(orderId: string, ctx: CallContext): Promise<OrderState | undefined> {
+  async function runToEnd(
+    orderId: string,
+    ctx: CallContext,
+    options: AdvanceOptions = {},
+  ): Promise<OrderState | undefined> {
     let pastDeadline = false;
+    let leased = options.leased ?? false;
     for (;;) {
-      const result = await advance(orderId, ctx);
+      const result = await advance(orderId, ctx, { leased });
+      // Only the first advance runs on the caller's lease: a failed step lets go of it.
+      leased = false;
       if (result.outcome === 'done') return result.state;
       if (result.outcome !== 'waiting' && result.outcome !== 'busy') break;
       const saga = await findSaga(db, orderId);

@@ -107,6 +107,8 @@ export function createOrdersService(deps: OrdersServiceDeps): OrdersApi {
           ],
           {
             ctx,
+            // This request runs the saga it creates: the saga row is created leased to it.
+            keepLease: true,
             ...(key === undefined
               ? {}
               : {
@@ -129,7 +131,7 @@ export function createOrdersService(deps: OrdersServiceDeps): OrdersApi {
         }
         throw err;
       }
-      return placeAnswer(await runner.runToEnd(orderId, ctx));
+      return placeAnswer(await runner.runToEnd(orderId, ctx, { leased: true }));
     },
 
     async getOrder(ctx, id) {
@@ -160,20 +162,24 @@ export function createOrdersService(deps: OrdersServiceDeps): OrdersApi {
 
     async cancelOrder(ctx, id) {
       const actor = requireActor(ctx);
+      // Whether this request restarted the saga, and so holds its lease; false when it joins one under way.
+      let requested = false;
       await store.execute(
         id,
         ({ state }) => {
+          requested = false;
           if (!state || !canSee(ctx, state.user_id)) throw ordersErrors.ORDER_NOT_FOUND();
           // A cancellation already under way is joined rather than refused.
           if (state.status === 'confirmed' && state.cancellation) return [];
           if (state.status !== 'confirmed') {
             throw ordersErrors.ORDER_NOT_CANCELLABLE(`The order is ${state.status}`);
           }
+          requested = true;
           return [{ type: 'CancellationRequested', data: { by: actor.id } }];
         },
-        { ctx },
+        { ctx, keepLease: true },
       );
-      const state = await runner.runToEnd(id, ctx);
+      const state = await runner.runToEnd(id, ctx, { leased: requested });
       if (state?.status !== 'cancelled')
         throw ordersErrors.ORDER_STILL_PROCESSING(undefined, { order_id: id });
       return toOrder(state);

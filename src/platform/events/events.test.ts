@@ -161,6 +161,37 @@ describe('outbox, relay, memory bus and inbox', () => {
     expect(await pending()).toHaveLength(1);
   });
 
+  it('relays the commits of one turn of the event loop in one batch, marked sent together', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const published: number[] = [];
+    const gatedBus: EventBus = {
+      ...bus,
+      async publish(event) {
+        published.push((event.data as { n: number }).n);
+        await gate;
+      },
+    };
+    const { outbox, relay } = createEventPipeline<TestTables, TestEvents>({
+      db: publisher.db,
+      bus: gatedBus,
+      log,
+      source: 'test',
+    });
+    relay.start();
+    for (const n of [1, 2, 3]) await outbox.transaction(async (_trx, emit) => emit('test.happened', { n }));
+    // All three are in flight together, while the bus has not answered the first.
+    await expect.poll(() => published).toEqual([1, 2, 3]);
+    open();
+    await expect.poll(pending).toEqual([]);
+    await relay.stop();
+    const marked = await publisher.db.selectFrom('outbox').select('sent_at').execute();
+    expect(new Set(marked.map((r) => r.sent_at)).size).toBe(1);
+    expect(published).toEqual([1, 2, 3]);
+  });
+
   it('refuses a second consumer with the same name, and delivery after close', async () => {
     await subscribe();
     await expect(bus.subscribe('consumer', ['x'], async () => {})).rejects.toThrow();

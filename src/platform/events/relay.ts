@@ -23,7 +23,10 @@ export interface RelayOptions<DB extends EventTables = EventTables> {
 
 export interface OutboxRelay {
   start(): void;
-  /** Looks for rows now rather than at the next poll. */
+  /**
+   * Looks for rows at the end of this turn of the event loop rather than at the next poll, so the
+   * commits of one turn go out in one batch, marked sent in one transaction.
+   */
   notify(): void;
   /** Runs until no row is due; for tests and commands. */
   drain(): Promise<void>;
@@ -52,6 +55,7 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
   let wakeAgain = false;
   let current: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Immediate | undefined;
   let lastPurge = 0;
 
   type Row = { seq: number; envelope: string; attempts: number };
@@ -171,7 +175,13 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
       wakeAgain = true;
       return;
     }
-    current = loop();
+    // At the end of this turn of the event loop: the commits made in it go out in one batch.
+    soon ??= setImmediate(() => {
+      soon = undefined;
+      if (stopped) return;
+      if (running) wakeAgain = true;
+      else current = loop();
+    });
   }
 
   function schedule(): void {
@@ -192,6 +202,9 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
     },
     notify: kick,
     async drain() {
+      // Does now what a pending wake-up would have done.
+      if (soon) clearImmediate(soon);
+      soon = undefined;
       await current;
       while ((await relayBatch()) > 0) {
         // keep going until nothing is due
@@ -200,6 +213,8 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (soon) clearImmediate(soon);
+      soon = undefined;
       await current;
     },
   };
