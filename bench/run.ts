@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -136,8 +137,31 @@ function resources(results: TopologyResult[]): string {
   return rows.join('\n');
 }
 
+/** The bare gateway hop against a raw server and a bare @fastify/http-proxy hop: bench/gateway-hop.ts. */
+function benchGatewayHop(): Promise<string> {
+  progress('gateway hop: raw node:http, @fastify/http-proxy, plain undici proxy, the gateway');
+  return new Promise((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'gateway-hop.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, BENCH_DURATION_SECONDS: String(Math.min(DURATION, 10)) },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('exit', (code) =>
+      code === 0 ? done(out.trim()) : fail(new Error(`gateway-hop exited ${code}`)),
+    );
+  });
+}
+
 async function main(): Promise<void> {
   const results = [await benchMonolith(), await benchSplit()];
+  const hop = await benchGatewayHop();
   const date = new Date().toISOString();
   const machine = {
     cpus: cpus().length,
@@ -155,13 +179,17 @@ async function main(): Promise<void> {
     '',
     resources(results),
     '',
+    '## One gateway hop',
+    '',
+    hop,
+    '',
   ].join('\n');
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = date.slice(0, 10);
   writeFileSync(
     join(dir, `${stamp}.json`),
-    `${JSON.stringify({ date, machine, settings: { DURATION, CONNECTIONS, RATE }, results }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine, settings: { DURATION, CONNECTIONS, RATE }, results, gateway_hop: hop }, null, 2)}\n`,
   );
   writeFileSync(join(dir, `${stamp}.md`), md);
   process.stdout.write(md);
