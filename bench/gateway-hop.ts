@@ -11,9 +11,10 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
 
 /**
  * One proxy hop, measured: a raw `node:http` server answering a small JSON, then the same server behind
- * a bare `@fastify/http-proxy` (when installed; else a plain undici pool proxy stands in for it) and
- * behind the Splitshop gateway with everything on (a real JWT verified, rate limits, identity signed,
- * path normalization, round robin, breaker). Each server runs in its own process; autocannon runs here.
+ * a bare `@fastify/http-proxy` (skipped if that devDependency is absent), behind a plain undici pool
+ * proxy, and behind the Splitshop gateway with everything on (a real JWT verified, rate limits,
+ * identity signed, path normalization, round robin, breaker). Ratios are to the first proxy measured.
+ * Each server runs in its own process; autocannon runs in this one.
  *
  *   node --experimental-strip-types bench/gateway-hop.ts
  *
@@ -68,11 +69,9 @@ async function serveUndiciProxy(target: string): Promise<number> {
 
 async function serveHttpProxy(target: string): Promise<number> {
   const { default: Fastify } = await import('fastify');
-  // Not a dependency yet: resolved at run time so the bench runs without it.
-  const name = '@fastify/http-proxy';
-  const { default: proxy } = (await import(name)) as { default: never };
+  const { default: proxy } = await import('@fastify/http-proxy');
   const app = Fastify({ logger: false });
-  await app.register(proxy, { upstream: target } as never);
+  await app.register(proxy, { upstream: target });
   await app.listen({ port: 0, host: '127.0.0.1' });
   return (app.server.address() as AddressInfo).port;
 }

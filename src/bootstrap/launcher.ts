@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SERVICE_NAMES } from '../platform/config.ts';
-import { instanceUrls, type Topology } from './topology.ts';
+import { instancePort, instanceUrls, type Topology } from './topology.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -24,6 +24,8 @@ export interface LaunchOptions {
   readonly postgresUrl: string;
   /** Database name prefix: each module gets `<prefix>_<module>`. */
   readonly databasePrefix: string;
+  /** Added to every port of the topology, so several topologies can run on one host (tests); default 0. */
+  readonly portOffset?: number;
   /** Called with each log line a process writes, and its name. */
   readonly onLine?: (name: string, line: string) => void;
   readonly startTimeoutMs?: number;
@@ -54,7 +56,7 @@ export function topologyEnv(
   const env: Record<string, string> = { ...options.env, SPLITSHOP_TOPOLOGY: options.topology.name };
   for (const module of SERVICE_NAMES) {
     const key = module.toUpperCase();
-    env[`${key}_URLS`] = instanceUrls(options.topology, module).join(',');
+    env[`${key}_URLS`] = instanceUrls(options.topology, module, '127.0.0.1', options.portOffset).join(',');
     env[`${key}_DATABASE_URL`] =
       `${options.postgresUrl.replace(/\/$/, '')}/${options.databasePrefix}_${module}`;
   }
@@ -107,7 +109,7 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
   const processes: LaunchedProcess[] = [];
   for (const [name, spec] of Object.entries(options.topology.processes)) {
     for (let i = 0; i < (spec.instances ?? 1); i++) {
-      const port = spec.port + i * 10;
+      const port = instancePort(spec, i, options.portOffset);
       const label = (spec.instances ?? 1) > 1 ? `${name}#${i + 1}` : name;
       processes.push({
         name: label,

@@ -70,11 +70,24 @@ export const split: Topology = {
 
 export const topologies: Readonly<Record<string, Topology>> = { monolith, split };
 
+/** The port of one instance of a process: its spec's port, moved by `offset` (so topologies can share a host). */
+export function instancePort(spec: ProcessSpec, instance: number, offset = 0): number {
+  return spec.port + instance * 10 + offset;
+}
+
 /** The base URLs of every instance of the process hosting `module` in `topology`, on `host`. */
-export function instanceUrls(topology: Topology, module: ModuleName, host = '127.0.0.1'): string[] {
+export function instanceUrls(
+  topology: Topology,
+  module: ModuleName,
+  host = '127.0.0.1',
+  portOffset = 0,
+): string[] {
   const spec = Object.values(topology.processes).find((p) => p.modules.includes(module));
   if (!spec) return [];
-  return Array.from({ length: spec.instances ?? 1 }, (_, i) => `http://${host}:${spec.port + i * 10}`);
+  return Array.from(
+    { length: spec.instances ?? 1 },
+    (_, i) => `http://${host}:${instancePort(spec, i, portOffset)}`,
+  );
 }
 
 /** What one process runs, resolved from a topology and a process name, or from an explicit module list. */

@@ -4,12 +4,25 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { MODULE_NAMES, type ModuleName } from '../../src/bootstrap/topology.ts';
 
 /** A running shop, whatever its topology: where to reach it and how to stop it. */
 export interface ShopHandle {
   readonly baseUrl: string;
   readonly adminPassword: string;
+  /** Each module's database URL (`sqlite:<file>` or `postgres://…`), for checks that read them directly. */
+  readonly databases: Readonly<Record<ModuleName, string>>;
+  /** The broker and this shop's namespace on it, when its events travel over AMQP. */
+  readonly amqp?: { readonly url: string; readonly namespace: string };
   stop(): Promise<void>;
+}
+
+/** The SQLite file of every module under a data directory, as the composition root names them. */
+export function sqliteDatabases(dataDir: string): Record<ModuleName, string> {
+  return Object.fromEntries(MODULE_NAMES.map((m) => [m, `sqlite:${join(dataDir, `${m}.db`)}`])) as Record<
+    ModuleName,
+    string
+  >;
 }
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -152,6 +165,7 @@ export async function startMonolith(extraEnv: Record<string, string> = {}): Prom
   return {
     baseUrl: shop.baseUrl,
     adminPassword: TEST_ADMIN_PASSWORD,
+    databases: sqliteDatabases(dataDir),
     async stop() {
       await stopShop(shop);
       rmSync(dataDir, { recursive: true, force: true });

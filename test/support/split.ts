@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { type LaunchedTopology, launchTopology, topologyEnv } from '../../src/bootstrap/launcher.ts';
-import { split } from '../../src/bootstrap/topology.ts';
+import { instancePort, type ModuleName, split, type Topology } from '../../src/bootstrap/topology.ts';
 import { SERVICE_NAMES } from '../../src/platform/config.ts';
 import { ensurePostgresDatabase } from '../../src/platform/db/postgres.ts';
 import { type ShopHandle, TEST_ADMIN_PASSWORD, TEST_JWT_SECRET, tempDataDir } from './shop.ts';
@@ -20,7 +21,10 @@ export interface SplitShop extends ShopHandle {
  * The split topology as separate Node processes on loopback ports, against the local Postgres (fresh
  * databases named for this run), RabbitMQ (its own namespace) and Redis, as `npm run start:split` runs it.
  */
-export async function startSplit(extraEnv: Record<string, string> = {}): Promise<SplitShop> {
+export async function startSplit(
+  extraEnv: Record<string, string> = {},
+  topology: Topology = split,
+): Promise<SplitShop> {
   const run = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const dataDir = tempDataDir('splitshop-split-');
   const databasePrefix = `splitshop_${run}`;
@@ -39,28 +43,58 @@ export async function startSplit(extraEnv: Record<string, string> = {}): Promise
     RATE_LIMIT_MAX: '5000',
     ...extraEnv,
   };
-  const shared = topologyEnv({ topology: split, env, postgresUrl: POSTGRES_URL, databasePrefix });
+  const portOffset = await freePortBlock(topology);
+  const shared = topologyEnv({ topology, env, postgresUrl: POSTGRES_URL, databasePrefix, portOffset });
   for (const module of SERVICE_NAMES)
     await ensurePostgresDatabase(shared[`${module.toUpperCase()}_DATABASE_URL`]!);
   const lines: Array<{ name: string; line: string }> = [];
-  const topology = await launchTopology({
-    topology: split,
+  const launched = await launchTopology({
+    topology,
     env,
     postgresUrl: POSTGRES_URL,
     databasePrefix,
+    portOffset,
     onLine: (name, line) => lines.push({ name, line }),
   });
   return {
-    baseUrl: topology.baseUrl,
+    baseUrl: launched.baseUrl,
     adminPassword: TEST_ADMIN_PASSWORD,
-    topology,
+    databases: Object.fromEntries(
+      SERVICE_NAMES.map((m) => [m, shared[`${m.toUpperCase()}_DATABASE_URL`]!]),
+    ) as Record<ModuleName, string>,
+    amqp: { url: env.AMQP_URL, namespace: env.AMQP_NAMESPACE },
+    topology: launched,
     lines,
     async stop() {
-      await topology.stop();
+      await launched.stop();
       rmSync(dataDir, { recursive: true, force: true });
       await dropDatabases(databasePrefix);
     },
   };
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer()
+      .once('error', () => done(false))
+      .listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * A port offset under which every port of `topology` is free, so suites (and developers' own
+ * `npm run start:split` on the usual ports) can run side by side on one machine.
+ */
+async function freePortBlock(topology: Topology): Promise<number> {
+  const ports = Object.values(topology.processes).flatMap((spec) =>
+    Array.from({ length: spec.instances ?? 1 }, (_, i) => instancePort(spec, i, 0)),
+  );
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = randomInt(10, 500) * 100;
+    const free = await Promise.all(ports.map((port) => portIsFree(port + offset)));
+    if (free.every(Boolean)) return offset;
+  }
+  throw new Error('no free block of ports for the split topology');
 }
 
 async function dropDatabases(prefix: string): Promise<void> {

@@ -140,13 +140,14 @@ export const authPlugin = fp(
       // A client sends one token with many requests: a token verified once is taken as it is until it
       // expires. Keyed by the whole token, so no other token can match; refusals are never kept.
       const verified = new Map<string, { readonly actor: Actor; readonly until: number }>();
-      app.addHook('onRequest', async (request) => {
+      // A callback hook: it runs on every request and has nothing to wait for.
+      app.addHook('onRequest', (request, _reply, done) => {
         const header = request.headers.authorization;
-        if (header === undefined) return;
+        if (header === undefined) return done();
         const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
         if (!match) {
           request.authError = 'The Authorization header must be "Bearer <token>"';
-          return;
+          return done();
         }
         const token = match[1]!;
         let known = verified.get(token);
@@ -157,13 +158,14 @@ export const authPlugin = fp(
             known = { actor: { id: claims.sub, role: claims.role }, until: claims.exp * 1000 };
           } catch {
             request.authError = 'The token is not valid';
-            return;
+            return done();
           }
           if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
           verified.set(token, known);
         }
         request.actor = known.actor;
         bindUser(request, known.actor.id);
+        done();
       });
     }
     app.decorate('requireUser', async (request: FastifyRequest) => {

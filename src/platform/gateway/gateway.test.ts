@@ -104,6 +104,16 @@ describe('the gateway', () => {
       expect(hits()).toBe(0);
     });
 
+    it('forwards the methods of the API only', async () => {
+      for (const method of ['PUT', 'DELETE', 'OPTIONS', 'HEAD']) {
+        expect((await gateway.request('/orders/o1', { method })).status, method).toBe(200);
+      }
+      for (const method of ['TRACE', 'PROPFIND']) {
+        expect((await gateway.request('/orders/o1', { method })).status, method).toBe(404);
+      }
+      expect(orders.seen.map((seen) => seen.method)).toEqual(['PUT', 'DELETE', 'OPTIONS', 'HEAD']);
+    });
+
     it('never lets /internal be reached, however it is spelled', async () => {
       const spellings = [
         '/internal/catalog/reserveStock',

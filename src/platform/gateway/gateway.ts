@@ -54,6 +54,8 @@ export type Gateway = FastifyInstance & { readonly edgeCache: EdgeCache | undefi
 
 const DEFAULT_CACHE = { maxEntries: 10_000, ttlMs: 1_000 };
 const NO_BODY = new Set([204, 304]);
+/** What the public API uses; TRACE, CONNECT and the WebDAV methods never reach a service. */
+const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /** Reads a streamed body whole; a service that stalls or breaks off in the middle is a 504 or a 503. */
 async function readWhole(body: Buffer | Readable, service: string): Promise<Buffer> {
@@ -179,7 +181,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    scope.all('/*', { schema: { hide: true } }, proxy);
+    scope.route({ method: PROXIED_METHODS, url: '/*', schema: { hide: true }, handler: proxy });
   });
   return app as Gateway;
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,6 +38,25 @@ async function createService(): Promise<FastifyInstance> {
   await app.ready();
   return app;
 }
+
+describe('identity tokens', () => {
+  it('are HS256 JWTs with the context, the internal audience and a one-minute life', () => {
+    const token = internalAuth.sign({
+      requestId: 'r1',
+      actor: { id: 'u1', role: 'admin' },
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
+    const [header, payload, signature] = token.split('.');
+    const decode = (part: string | undefined) => JSON.parse(Buffer.from(part ?? '', 'base64url').toString());
+    expect(decode(header)).toEqual({ alg: 'HS256', typ: 'JWT' });
+    const claims = decode(payload);
+    expect(claims).toMatchObject({ rid: 'r1', sub: 'u1', role: 'admin', aud: 'splitshop-internal' });
+    expect(claims.exp - claims.iat).toBe(60);
+    const expected = createHmac('sha256', INTERNAL_SECRET).update(`${header}.${payload}`).digest('base64url');
+    expect(signature).toBe(expected);
+    expect(internalAuth.verify(token).actor).toEqual({ id: 'u1', role: 'admin' });
+  });
+});
 
 describe('a service behind the gateway (identity: internal)', () => {
   let service: FastifyInstance;

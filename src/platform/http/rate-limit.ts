@@ -70,19 +70,22 @@ export const rateLimitPlugin = fp(
         skipOnError: true,
       });
     }
-    app.addHook('onSend', async (_request, reply) => {
+    const policy = `"default";q=${options.max};w=${options.windowSeconds}`;
+    // A callback hook, not an async one: it runs on every response and has nothing to wait for.
+    app.addHook('onSend', (_request, reply, payload, done) => {
       // Without the shared count the numbers would claim a full budget: better say nothing.
       if (reply.statusCode !== 429 && sharedCountFailed()) {
         reply.removeHeader('ratelimit-limit').removeHeader('ratelimit-remaining');
         reply.removeHeader('ratelimit-reset');
       }
-      const limit = reply.getHeader('ratelimit-limit');
-      if (limit === undefined) return;
-      reply.header('ratelimit-policy', `"default";q=${limit};w=${options.windowSeconds}`);
-      reply.header(
-        'ratelimit',
-        `"default";r=${reply.getHeader('ratelimit-remaining') ?? 0};t=${reply.getHeader('ratelimit-reset') ?? 0}`,
-      );
+      if (reply.hasHeader('ratelimit-limit')) {
+        reply.header('ratelimit-policy', policy);
+        reply.header(
+          'ratelimit',
+          `"default";r=${reply.getHeader('ratelimit-remaining') ?? 0};t=${reply.getHeader('ratelimit-reset') ?? 0}`,
+        );
+      }
+      done(null, payload);
     });
   },
   { name: 'splitshop-rate-limit', dependencies: ['splitshop-auth'] },

@@ -89,8 +89,10 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? validators.body : validators.text).compile(schema as object),
   );
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks where there is nothing to wait for: an async hook costs a promise on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   installProblemHandlers(app);
   installVersioning(app);

@@ -22,19 +22,22 @@ export function rewriteVersionedUrl(req: IncomingMessage): string {
 /** Sets `request.apiVersion` from the path or the `API-Version` header, and answers with it. */
 export function installVersioning(app: FastifyInstance): void {
   app.decorateRequest('apiVersion', 1);
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: it runs on every request and has nothing to wait for.
+  app.addHook('onRequest', (request, reply, done) => {
     const fromPath = (request.raw as Tagged)[PATH_VERSION];
     const header = request.headers['api-version'];
     let version: ApiVersion = fromPath ?? 1;
     if (fromPath === undefined && header !== undefined) {
       if (header !== '1' && header !== '2') {
         reply.header('api-version', '1');
-        throw platformErrors.UNSUPPORTED_API_VERSION(`API-Version must be 1 or 2`);
+        done(platformErrors.UNSUPPORTED_API_VERSION(`API-Version must be 1 or 2`));
+        return;
       }
       version = Number(header) as ApiVersion;
     }
     request.apiVersion = version;
-    reply.header('api-version', String(version));
+    reply.header('api-version', version === 2 ? '2' : '1');
+    done();
   });
 }
 

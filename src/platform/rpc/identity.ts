@@ -1,4 +1,5 @@
-import { createSigner, createVerifier } from 'fast-jwt';
+import { createHmac, createSecretKey } from 'node:crypto';
+import { createVerifier } from 'fast-jwt';
 import type { CallContext } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 
@@ -6,6 +7,8 @@ import { platformErrors } from '../errors.ts';
 export const IDENTITY_HEADER = 'x-splitshop-identity';
 const AUDIENCE = 'splitshop-internal';
 const TTL_MS = 60_000;
+/** The JOSE header of every identity token, encoded once. */
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 /**
  * Signs and verifies the context a process forwards to another: the request id, the actor the edge
@@ -20,7 +23,7 @@ export interface InternalAuth {
 
 export function createInternalAuth(secret: string): InternalAuth {
   if (Buffer.byteLength(secret) < 32) throw new Error('The internal secret must be at least 32 bytes');
-  const signer = createSigner({ key: secret, algorithm: 'HS256', aud: AUDIENCE, expiresIn: TTL_MS });
+  const key = createSecretKey(Buffer.from(secret));
   const verifier = createVerifier({
     key: secret,
     algorithms: ['HS256'],
@@ -29,12 +32,20 @@ export function createInternalAuth(secret: string): InternalAuth {
     cache: 1000,
   });
   return {
+    // The gateway signs every request it forwards: HS256 written out (the claims fast-jwt would write),
+    // without a JWT library's per-call option handling.
     sign(ctx) {
-      return signer({
+      const iat = Math.floor(Date.now() / 1000);
+      const claims = JSON.stringify({
         rid: ctx.requestId,
         ...(ctx.actor ? { sub: ctx.actor.id, role: ctx.actor.role } : {}),
         ...(ctx.traceparent ? { tp: ctx.traceparent } : {}),
+        aud: AUDIENCE,
+        iat,
+        exp: iat + TTL_MS / 1000,
       });
+      const input = `${HEADER}.${Buffer.from(claims).toString('base64url')}`;
+      return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
     },
     verify(token) {
       if (!token) throw platformErrors.UNAUTHORIZED('The internal credential is missing');
