@@ -23,6 +23,13 @@ export function systemContext(requestId: string = `sys-${randomUUID()}`, tracepa
   return traceparent ? { requestId, traceparent } : { requestId };
 }
 
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** A W3C `traceparent` header value, if `value` is a well-formed one. */
+export function traceparentFrom(value: unknown): string | undefined {
+  return typeof value === 'string' && TRACEPARENT.test(value) ? value : undefined;
+}
+
 export function isAdmin(ctx: CallContext): boolean {
   return ctx.actor?.role === 'admin';
 }

@@ -3,9 +3,9 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
 
 import fp from 'fastify-plugin';
-import type { Actor, CallContext, Role } from '../context.ts';
+import { type Actor, type Role, traceparentFrom } from '../context.ts';
 import { type AppError, isAppError, platformErrors } from '../errors.ts';
-import { IDENTITY_HEADER, type InternalAuth } from '../rpc/identity.ts';
+import { IDENTITY_HEADER, type InternalAuth, type VerifiedIdentity } from '../rpc/identity.ts';
 
 export interface AuthOptions {
   readonly secret: string;
@@ -57,13 +57,16 @@ const VERIFIED_TOKENS_KEPT = 10_000;
 const HEALTH_ROUTES = new Set(['/health', '/health/live', '/health/ready']);
 
 const VERIFIED = Symbol('splitshop.identity');
-type Tagged = IncomingMessage & { [VERIFIED]?: CallContext | AppError };
+type Tagged = IncomingMessage & { [VERIFIED]?: VerifiedIdentity | AppError };
 
 /**
- * The call context signed in a request's `x-splitshop-identity` header, or the `UNAUTHORIZED` error that
- * refuses it. Verified once per request: the edge asks for it first for the request id, then for the actor.
+ * The identity signed in a request's `x-splitshop-identity` header, or the `UNAUTHORIZED` error that
+ * refuses it; verified once per request.
  */
-export function verifiedIdentity(req: IncomingMessage, internalAuth: InternalAuth): CallContext | AppError {
+export function verifiedIdentity(
+  req: IncomingMessage,
+  internalAuth: InternalAuth,
+): VerifiedIdentity | AppError {
   const tagged = req as Tagged;
   let verified = tagged[VERIFIED];
   if (verified === undefined) {
@@ -129,9 +132,8 @@ export const authPlugin = fp(
         if (HEALTH_ROUTES.has(request.routeOptions.url ?? '')) return;
         const verified = verifiedIdentity(request.raw, internalAuth);
         if (isAppError(verified)) throw verified;
-        // The trace context, too, is the one the gateway signed, never a header a client chose.
-        if (verified.traceparent === undefined) delete request.headers.traceparent;
-        else request.headers.traceparent = verified.traceparent;
+        // The trace context came with a valid credential; a malformed one is dropped, not passed on.
+        if (traceparentFrom(request.headers.traceparent) === undefined) delete request.headers.traceparent;
         if (verified.actor === undefined) return;
         request.actor = verified.actor;
         bindUser(request, verified.actor.id);

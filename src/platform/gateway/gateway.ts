@@ -21,7 +21,7 @@ import { readAll, type UpstreamAnswer } from './exchange.ts';
 import { gatewayHealthRoutes } from './health.ts';
 import { createOpenApiMerger } from './openapi.ts';
 import { normalizePath } from './paths.ts';
-import { copyResponseHeaders, forward, forwardedHeaders, traceparentOf } from './proxy.ts';
+import { copyResponseHeaders, forward, forwardedHeaders } from './proxy.ts';
 import { compileRoutes, type GatewayRoute } from './routes.ts';
 import {
   createUpstreams,
@@ -123,12 +123,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (hit !== undefined) return sendCached(request, reply, hit);
       ticket = cache!.ticket();
     }
-    const traceparent = traceparentOf(request);
-    const identity = internalAuth.sign({
-      requestId: request.id,
-      ...(request.actor ? { actor: request.actor } : {}),
-      ...(traceparent ? { traceparent } : {}),
-    });
+    const identity = internalAuth.sign(request.actor);
     const write = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
     let answer: UpstreamAnswer;
     try {

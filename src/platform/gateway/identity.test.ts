@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callContext } from '../http/context.ts';
 import { createEdge } from '../http/server.ts';
 import { createInternalAuth, IDENTITY_HEADER } from '../rpc/identity.ts';
@@ -40,21 +40,34 @@ async function createService(): Promise<FastifyInstance> {
 }
 
 describe('identity tokens', () => {
-  it('are HS256 JWTs with the context, the internal audience and a one-minute life', () => {
-    const token = internalAuth.sign({
-      requestId: 'r1',
-      actor: { id: 'u1', role: 'admin' },
-      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    });
+  it('are HS256 JWTs with the actor, the internal audience and a one-minute life', () => {
+    const token = internalAuth.sign({ id: 'u1', role: 'admin' });
     const [header, payload, signature] = token.split('.');
     const decode = (part: string | undefined) => JSON.parse(Buffer.from(part ?? '', 'base64url').toString());
     expect(decode(header)).toEqual({ alg: 'HS256', typ: 'JWT' });
     const claims = decode(payload);
-    expect(claims).toMatchObject({ rid: 'r1', sub: 'u1', role: 'admin', aud: 'splitshop-internal' });
+    expect(claims).toMatchObject({ sub: 'u1', role: 'admin', aud: 'splitshop-internal' });
     expect(claims.exp - claims.iat).toBe(60);
     const expected = createHmac('sha256', INTERNAL_SECRET).update(`${header}.${payload}`).digest('base64url');
     expect(signature).toBe(expected);
     expect(internalAuth.verify(token).actor).toEqual({ id: 'u1', role: 'admin' });
+    expect(internalAuth.verify(internalAuth.sign(undefined))).toEqual({});
+  });
+
+  it('are signed once per actor and reused for half their life, then signed anew', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-24T10:00:00Z') });
+    try {
+      const admin = internalAuth.sign({ id: 'u1', role: 'admin' });
+      expect(internalAuth.sign({ id: 'u1', role: 'admin' })).toBe(admin);
+      expect(internalAuth.sign({ id: 'u1', role: 'customer' })).not.toBe(admin);
+      expect(internalAuth.sign({ id: 'u2', role: 'admin' })).not.toBe(admin);
+      vi.advanceTimersByTime(31_000);
+      const renewed = internalAuth.sign({ id: 'u1', role: 'admin' });
+      expect(renewed).not.toBe(admin);
+      expect(internalAuth.verify(renewed).actor).toEqual({ id: 'u1', role: 'admin' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
@@ -74,8 +87,8 @@ describe('a service behind the gateway (identity: internal)', () => {
     const cases: Array<Record<string, string>> = [
       {},
       { [IDENTITY_HEADER]: 'not-a-token' },
-      { [IDENTITY_HEADER]: forger.sign({ requestId: 'r1', actor: { id: 'root', role: 'admin' } }) },
-      { [IDENTITY_HEADER]: `${internalAuth.sign({ requestId: 'r1' }).slice(0, -2)}xx` },
+      { [IDENTITY_HEADER]: forger.sign({ id: 'root', role: 'admin' }) },
+      { [IDENTITY_HEADER]: `${internalAuth.sign(undefined).slice(0, -2)}xx` },
     ];
     for (const headers of cases) {
       for (const url of ['/whoami', '/orders', '/no/such/route', '/openapi.json']) {
@@ -93,19 +106,19 @@ describe('a service behind the gateway (identity: internal)', () => {
     expect((await service.inject({ url: '/orders', headers: bearer })).statusCode).toBe(401);
     const anonymous = await service.inject({
       url: '/orders',
-      headers: { ...bearer, ...signed({ requestId: 'r1' }) },
+      headers: { ...bearer, ...signed(undefined) },
     });
     expect(anonymous.statusCode).toBe(401);
   });
 
-  it('takes the actor, request id and trace context from a valid identity only', async () => {
+  it('takes the actor from a valid identity, and the request id and trace context beside it', async () => {
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const res = await service.inject({
       url: '/whoami',
       headers: {
-        ...signed({ requestId: 'req-from-gateway', actor: { id: 'u-7', role: 'customer' }, traceparent }),
-        'x-request-id': 'client-chosen',
-        traceparent: '00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01',
+        ...signed({ id: 'u-7', role: 'customer' }),
+        'x-request-id': 'req-from-gateway',
+        traceparent,
       },
     });
     expect(res.statusCode).toBe(200);
@@ -115,9 +128,14 @@ describe('a service behind the gateway (identity: internal)', () => {
       actor: { id: 'u-7', role: 'customer' },
       traceparent,
     });
+    const malformed = await service.inject({
+      url: '/whoami',
+      headers: { ...signed({ id: 'u-7', role: 'customer' }), traceparent: 'not-a-trace' },
+    });
+    expect(malformed.json().ctx.traceparent).toBeUndefined();
     const orders = await service.inject({
       url: '/orders',
-      headers: signed({ requestId: 'r2', actor: { id: 'u-7', role: 'customer' } }),
+      headers: signed({ id: 'u-7', role: 'customer' }),
     });
     expect(orders.json()).toEqual({ actor: { id: 'u-7', role: 'customer' } });
   });
@@ -130,7 +148,7 @@ describe('a service behind the gateway (identity: internal)', () => {
     const res = await service.inject({
       method: 'POST',
       url: '/auth/login',
-      headers: signed({ requestId: 'r' }),
+      headers: signed(undefined),
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers.ratelimit).toBeUndefined();
@@ -141,7 +159,7 @@ describe('a service behind the gateway (identity: internal)', () => {
   it("takes the client's address from the X-Forwarded-For the gateway wrote", async () => {
     const res = await service.inject({
       url: '/whoami',
-      headers: { ...signed({ requestId: 'r' }), 'x-forwarded-for': '203.0.113.9' },
+      headers: { ...signed(undefined), 'x-forwarded-for': '203.0.113.9' },
       remoteAddress: '10.0.0.2',
     });
     expect(res.json().ip).toBe('203.0.113.9');

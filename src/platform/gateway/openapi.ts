@@ -1,4 +1,3 @@
-import { systemContext } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 import { IDENTITY_HEADER, type InternalAuth } from '../rpc/identity.ts';
 import { readAll } from './exchange.ts';
@@ -34,13 +33,17 @@ export function createOpenApiMerger(deps: {
     const upstream = deps.upstreams.get(service);
     if (upstream === undefined) return undefined;
     try {
-      const identity = deps.internalAuth.sign(systemContext(`openapi-${service}`));
+      const identity = deps.internalAuth.sign(undefined);
       const response = await forward(
         upstream,
         {
           method: 'GET',
           path: '/openapi.json',
-          headers: { [IDENTITY_HEADER]: identity, accept: 'application/json' },
+          headers: {
+            [IDENTITY_HEADER]: identity,
+            'x-request-id': `openapi-${service}`,
+            accept: 'application/json',
+          },
           body: undefined,
           idempotent: true,
         },

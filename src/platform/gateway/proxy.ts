@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isBrokenCircuitError } from 'cockatiel';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
+import { traceparentFrom } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 import { IDENTITY_HEADER } from '../rpc/identity.ts';
 import { BrokenAnswerError, exchange, type UpstreamAnswer } from './exchange.ts';
@@ -47,14 +48,6 @@ function droppedByPrefix(name: string): boolean {
 /** Headers of an answer that belong to the connection to the service, not to the client's. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** The W3C trace context the client sent, if it is well formed. */
-export function traceparentOf(request: FastifyRequest): string | undefined {
-  const sent = request.headers.traceparent;
-  return typeof sent === 'string' && TRACEPARENT.test(sent) ? sent : undefined;
-}
-
 /**
  * The headers a request carries to the service: the client's end-to-end headers, without the dropped
  * ones nor any named in its `Connection` header; `X-Forwarded-*` from the real connection; the
@@ -84,6 +77,9 @@ export function forwardedHeaders(
   if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
   out['x-request-id'] = request.id;
   out['api-version'] = request.apiVersion === 2 ? '2' : '1';
+  // The client's trace context goes on when it is well formed; a malformed one would break the trace.
+  const traceparent = traceparentFrom(incoming.traceparent);
+  if (traceparent !== undefined) out.traceparent = traceparent;
   out[IDENTITY_HEADER] = identity;
   return out;
 }

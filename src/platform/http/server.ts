@@ -4,8 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { type AuthOptions, authPlugin, verifiedIdentity } from '../auth/jwt.ts';
-import { isAppError } from '../errors.ts';
+import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
 import type { InternalAuth } from '../rpc/identity.ts';
 import { installProblemHandlers } from './problem.ts';
 import { type RateLimitOptions, rateLimitPlugin } from './rate-limit.ts';
@@ -62,11 +61,8 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
-      // Behind the gateway the request id is the one it signed, so one id follows the request everywhere.
-      if (internalAuth !== undefined) {
-        const verified = verifiedIdentity(req, internalAuth);
-        if (!isAppError(verified) && SANE_REQUEST_ID.test(verified.requestId)) return verified.requestId;
-      }
+      // Behind the gateway this is the id it chose, so one id follows the request everywhere (a request
+      // without a valid credential gets no further than the auth hook, which logs it under this id).
       const sent = req.headers['x-request-id'];
       return typeof sent === 'string' && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
     },

@@ -174,7 +174,7 @@ export function createRpcClient<Api extends object>(options: RpcClientOptions<Ap
     forget(list);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      [IDENTITY_HEADER]: auth.sign(ctx),
+      [IDENTITY_HEADER]: auth.sign(ctx.actor),
       // The callee logs under the caller's request id, when it is one the edge would accept.
       ...(SANE_REQUEST_ID.test(ctx.requestId) ? { 'x-request-id': ctx.requestId } : {}),
       ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),

@@ -106,8 +106,8 @@ describe('internal RPC over HTTP', () => {
       }));
 
     it('refuses a call without an identity, or with a forged or foreign one, before calling the api', async () => {
-      const forged = `${auth.sign(ctx).slice(0, -4)}AAAA`;
-      const foreign = createInternalAuth('another-internal-secret-0123456789abcdef').sign(ctx);
+      const forged = `${auth.sign(ctx.actor).slice(0, -4)}AAAA`;
+      const foreign = createInternalAuth('another-internal-secret-0123456789abcdef').sign(ctx.actor);
       const attempts: Array<Record<string, string>> = [
         {},
         { [IDENTITY_HEADER]: forged },
@@ -123,7 +123,7 @@ describe('internal RPC over HTTP', () => {
     });
 
     it('answers 404 for a method the contract does not list, 400 for arguments that are not a short array', async () => {
-      const identity = { [IDENTITY_HEADER]: auth.sign(ctx) };
+      const identity = { [IDENTITY_HEADER]: auth.sign(ctx.actor) };
       for (const name of ['nope', 'constructor', '__proto__', 'toString']) {
         const res = await post(`/internal/fake/${name}`, identity);
         expect(res.status, name).toBe(404);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { CallContext } from '../context.ts';
+import { type CallContext, traceparentFrom } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 import type { MethodNames } from '../in-process.ts';
 import { IDENTITY_HEADER, type InternalAuth } from './identity.ts';
@@ -55,7 +55,13 @@ export function rpcRoutes<Api extends object>(options: RpcRoutesOptions<Api>): F
     // Everything below applies to this module's internal routes only (the plugin is encapsulated).
     app.addHook('onRequest', async (request) => {
       const token = request.headers[IDENTITY_HEADER];
-      contexts.set(request, auth.verify(typeof token === 'string' ? token : undefined));
+      const { actor } = auth.verify(typeof token === 'string' ? token : undefined);
+      const traceparent = traceparentFrom(request.headers.traceparent);
+      contexts.set(request, {
+        requestId: request.id,
+        ...(actor ? { actor } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      });
     });
 
     app.post<{ Params: { method: string }; Body: RpcRequest }>(
