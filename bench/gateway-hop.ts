@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { createSigner } from 'fast-jwt';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Pool } from 'undici';
 import { staticInstances } from '../src/platform/discovery/instances.ts';
@@ -13,7 +15,9 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
  * One proxy hop, measured: a raw `node:http` server answering a small JSON, then the same server behind
  * a bare `@fastify/http-proxy` (skipped if that devDependency is absent), behind a plain undici pool
  * proxy, and behind the Splitshop gateway with everything on (a real JWT verified, rate limits,
- * identity signed, path normalization, round robin, breaker). Ratios are to the first proxy measured.
+ * identity signed, path normalization, round robin, breaker), once with its rate limits counted in
+ * memory and once shared through Redis as several gateways share them (when Redis is reachable).
+ * Ratios are to the first proxy measured.
  * Each server runs in its own process; autocannon runs in this one.
  *
  *   node --experimental-strip-types bench/gateway-hop.ts
@@ -23,6 +27,8 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
  */
 const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** The gateway with shared rate limits counts in this Redis (BENCH_REDIS_URL), when it is reachable. */
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const JWT_SECRET = 'bench-jwt-secret-0123456789-0123456789-0123456789';
 const INTERNAL_SECRET = 'bench-internal-secret-0123456789-0123456789';
 const BODY = JSON.stringify({
@@ -30,7 +36,7 @@ const BODY = JSON.stringify({
   next_cursor: null,
 });
 
-type Role = 'upstream' | 'undici-proxy' | 'http-proxy' | 'gateway';
+type Role = 'upstream' | 'undici-proxy' | 'http-proxy' | 'gateway' | 'gateway-redis';
 
 function listen(server: ReturnType<typeof createServer>): Promise<number> {
   return new Promise((done) =>
@@ -76,8 +82,9 @@ async function serveHttpProxy(target: string): Promise<number> {
   return (app.server.address() as AddressInfo).port;
 }
 
-async function serveGateway(target: string): Promise<number> {
+async function serveGateway(target: string, redis?: Redis): Promise<number> {
   const app = await createGateway({
+    ...(redis ? { redis } : {}),
     log: pino({ level: 'warn' }),
     edge: {
       bodyLimitBytes: 1_048_576,
@@ -104,7 +111,12 @@ async function serveGateway(target: string): Promise<number> {
 
 async function child(role: Role, target: string): Promise<void> {
   const serve = { upstream: serveUpstream, 'undici-proxy': serveUndiciProxy, 'http-proxy': serveHttpProxy };
-  const port = role === 'gateway' ? await serveGateway(target) : await serve[role](target);
+  const port =
+    role === 'gateway'
+      ? await serveGateway(target)
+      : role === 'gateway-redis'
+        ? await serveGateway(target, new Redis(REDIS_URL, { keyPrefix: `bench:${process.pid}:` }))
+        : await serve[role](target);
   // A clean exit, so `--cpu-prof` can write its profile.
   process.once('SIGTERM', () => process.exit(0));
   process.stdout.write(`READY ${port}\n`);
@@ -112,7 +124,19 @@ async function child(role: Role, target: string): Promise<void> {
 
 interface Started {
   readonly url: string;
+  readonly pid: number;
   stop(): void;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is none. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 function start(role: Role, target = ''): Promise<Started> {
@@ -131,27 +155,59 @@ function start(role: Role, target = ''): Promise<Started> {
     proc.once('exit', (code) => fail(new Error(`${role} exited with ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const match = /^READY (\d+)$/.exec(line);
-      if (match) done({ url: `http://127.0.0.1:${match[1]}`, stop: () => proc.kill('SIGTERM') });
+      if (match)
+        done({ url: `http://127.0.0.1:${match[1]}`, pid: proc.pid!, stop: () => proc.kill('SIGTERM') });
     });
   });
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-async function measure(name: string, url: string, headers: Record<string, string> = {}): Promise<number> {
+async function redisReachable(): Promise<boolean> {
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+interface Measured {
+  readonly rps: number;
+  /** CPU microseconds the server under test spent per request; undefined without /proc. */
+  readonly cpuMicros: number | undefined;
+}
+
+async function measure(target: Target): Promise<Measured> {
+  const { name, url, headers = {}, pid } = target;
   // Imported here, so the server processes do not load it.
   const { default: autocannon } = await import('autocannon');
   const run = (duration: number) =>
     autocannon({ url, connections: CONNECTIONS, duration, headers, pipelining: 1 });
   await run(1);
+  const cpuBefore = cpuSeconds(pid);
   const result = await run(DURATION);
+  const cpuAfter = cpuSeconds(pid);
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${name}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   const rps = Math.round(result.requests.average);
+  const cpuMicros =
+    cpuBefore === undefined || cpuAfter === undefined
+      ? undefined
+      : Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests.total);
   process.stderr.write(
-    `[bench] ${name}: ${rps} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms\n`,
+    `[bench] ${name}: ${rps} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${cpuMicros ?? '?'} µs CPU per request\n`,
   );
-  return rps;
+  return { rps, cpuMicros };
 }
 
 async function httpProxyInstalled(): Promise<boolean> {
@@ -171,21 +227,25 @@ function median(values: readonly number[]): number {
 interface Target {
   readonly name: string;
   readonly url: string;
+  /** The process serving `url`, whose CPU time is measured. */
+  readonly pid: number;
   readonly headers?: Record<string, string>;
-  readonly runs: number[];
+  readonly runs: Measured[];
 }
 
 async function main(): Promise<void> {
   const upstream = await start('upstream');
   const stops = [upstream.stop];
   try {
-    const targets: Target[] = [{ name: 'raw node:http', url: `${upstream.url}/orders`, runs: [] }];
+    const targets: Target[] = [
+      { name: 'raw node:http', url: `${upstream.url}/orders`, pid: upstream.pid, runs: [] },
+    ];
     for (const role of ['http-proxy', 'undici-proxy'] as const) {
       if (role === 'http-proxy' && !(await httpProxyInstalled())) continue;
       const server = await start(role, upstream.url);
       stops.push(server.stop);
       const name = role === 'http-proxy' ? '@fastify/http-proxy' : 'plain undici proxy';
-      targets.push({ name, url: `${server.url}/orders`, runs: [] });
+      targets.push({ name, url: `${server.url}/orders`, pid: server.pid, runs: [] });
     }
     const gateway = await start('gateway', upstream.url);
     stops.push(gateway.stop);
@@ -197,33 +257,57 @@ async function main(): Promise<void> {
       aud: 'splitshop-api',
     });
     const authorization = `Bearer ${sign({ sub: 'bench-user', role: 'customer' })}`;
-    targets.push(
-      {
-        name: 'gateway, everything on',
-        url: `${gateway.url}/v1/orders`,
+    targets.push({
+      name: 'gateway, local rate limits',
+      url: `${gateway.url}/v1/orders`,
+      pid: gateway.pid,
+      headers: { authorization },
+      runs: [],
+    });
+    if (await redisReachable()) {
+      const shared = await start('gateway-redis', upstream.url);
+      stops.push(shared.stop);
+      targets.push({
+        name: 'gateway, limits in Redis',
+        url: `${shared.url}/v1/orders`,
+        pid: shared.pid,
         headers: { authorization },
         runs: [],
-      },
-      { name: 'gateway, cached product list', url: `${gateway.url}/v1/products`, runs: [] },
-    );
+      });
+    } else process.stderr.write('[bench] Redis is not reachable: the shared-limit gateway is skipped\n');
+    targets.push({
+      name: 'gateway, cached product list',
+      url: `${gateway.url}/v1/products`,
+      pid: gateway.pid,
+      runs: [],
+    });
     // Rounds in turn, so a machine that gets busier or quieter weighs on every target alike.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const target of targets) target.runs.push(await measure(target.name, target.url, target.headers));
+      for (const target of targets) target.runs.push(await measure(target));
     }
 
-    const raw = median(targets[0]!.runs);
+    const rpsOf = (target: Target) => median(target.runs.map((run) => run.rps));
+    const cpuOf = (target: Target) => {
+      const known = target.runs.flatMap((run) => (run.cpuMicros === undefined ? [] : [run.cpuMicros]));
+      return known.length === 0 ? undefined : median(known);
+    };
+    const raw = rpsOf(targets[0]!);
     const baseline = targets[1]!;
     const rows = targets.map((target) => {
-      const rps = median(target.runs);
-      return `| ${target.name.padEnd(28)} | ${String(rps).padStart(6)} | ${(rps / raw).toFixed(2)} | ${(rps / median(baseline.runs)).toFixed(2)} |`;
+      const rps = rpsOf(target);
+      const cpu = cpuOf(target);
+      const baseCpu = cpuOf(baseline);
+      const cpuRatio = cpu === undefined || baseCpu === undefined ? '?' : (baseCpu / cpu).toFixed(2);
+      return `| ${target.name.padEnd(28)} | ${String(rps).padStart(6)} | ${(rps / raw).toFixed(2)} | ${(rps / rpsOf(baseline)).toFixed(2)} | ${cpu ?? '?'} | ${cpuRatio} |`;
     });
     console.log(
       [
         '',
-        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, one process per server.`,
+        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, one process per server;`,
+        "CPU is the server process's user + system time over the requests it answered.",
         '',
-        `| hop                          |  req/s | × raw | × ${baseline.name} |`,
-        '| ---------------------------- | -----: | ----: | ----: |',
+        `| hop                          |  req/s | × raw | × ${baseline.name} | CPU µs/request | CPU efficiency × ${baseline.name} |`,
+        '| ---------------------------- | -----: | ----: | ----: | ----: | ----: |',
         ...rows,
         '',
       ].join('\n'),
