@@ -1,6 +1,7 @@
 import { type Clock, isoNow, systemClock } from '../../platform/clock.ts';
 import { type CallContext, isAdmin, type Role } from '../../platform/context.ts';
 import { isUniqueViolation } from '../../platform/db/errors.ts';
+import { lockKey } from '../../platform/db/locks.ts';
 import { platformErrors } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/events/outbox.ts';
 import { newId } from '../../platform/ids.ts';
@@ -224,7 +225,9 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
       const now = isoNow(clock);
       try {
         const outcome = await outbox.transaction(async (trx, emit) => {
-          // Checked again under the write lock: another instance may have won meanwhile.
+          // Checked again under a lock: another instance may have won meanwhile (on Postgres the advisory
+          // lock makes two instances restoring a demoted admin run one after the other).
+          await lockKey(trx, 'users.ensure-admin', ADMIN_USERNAME);
           if (await repository.adminExists(trx)) return 'exists';
           // A demoted `admin` is restored with the configured password, the operator's way back in.
           const restored = await repository.updateByUsername(trx, ADMIN_USERNAME, {
