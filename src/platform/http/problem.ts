@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, platformErrors } from '../errors.ts';
 
@@ -25,6 +28,8 @@ const FASTIFY_CODES: Record<string, keyof typeof platformErrors> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
   FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_FAILED',
+  FST_ERR_BAD_URL: 'VALIDATION_FAILED',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 /** Turns anything thrown into a problem document; a 5xx never carries the internal message. */
@@ -93,4 +98,39 @@ export function installProblemHandlers(app: FastifyInstance): void {
       toProblem(platformErrors.NOT_FOUND(`No route for ${request.method} ${request.url}`)),
     ),
   );
+}
+
+/** Fastify's `frameworkErrors`: a URL the router cannot decode, or a parameter too long, is a problem too. */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  request.log.info({ code: error.code }, 'request refused');
+  reply.header('x-request-id', request.id);
+  sendProblem(request, reply, toProblem(error));
+}
+
+const CLIENT_ERRORS: Record<string, keyof typeof platformErrors> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's parser refuses before there is a request (headers too large,
+ * a client too slow, bytes that are not HTTP) is answered with a problem document, then the socket closes.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const requestId = randomUUID();
+  const problem = toProblem(platformErrors[CLIENT_ERRORS[error.code ?? ''] ?? 'VALIDATION_FAILED']());
+  const body = JSON.stringify({ ...problem, request_id: requestId });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+        `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

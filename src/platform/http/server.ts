@@ -5,8 +5,10 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
+import { platformErrors } from '../errors.ts';
 import type { InternalAuth } from '../rpc/identity.ts';
-import { installProblemHandlers } from './problem.ts';
+import { installJsonBodyParser } from './json-body.ts';
+import { answerClientError, answerFrameworkError, installProblemHandlers } from './problem.ts';
 import { type RateLimitOptions, rateLimitPlugin } from './rate-limit.ts';
 import { installVersioning, rewriteVersionedUrl } from './versioning.ts';
 
@@ -70,8 +72,18 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     ...(internalAuth !== undefined ? { trustProxy: (_address: string, hop: number) => hop === 0 } : {}),
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
-    connectionTimeout: options.requestTimeoutMs,
+    // A socket idle while its request is still being worked on is cut only after the request's own time
+    // limit, so a caller (the gateway) answers a slow request 504 instead of its client losing the connection.
+    connectionTimeout: options.requestTimeoutMs + 5_000,
     keepAliveTimeout: 5000,
+    // Given to Node at construction, or a body sent one byte at a time is never timed out; and Node looks
+    // for requests past their limit every 30 s by default, which would give a slow client double.
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
+    },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
@@ -81,6 +93,7 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   });
   // The API speaks JSON only: any other body type is a 415, not a string handed to a JSON schema.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
   const validators = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? validators.body : validators.text).compile(schema as object),
@@ -88,7 +101,11 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   // Callback hooks where there is nothing to wait for: an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done();
+    // Answers are personal unless their route says otherwise (public product reads do): no cache keeps them.
+    reply.header('cache-control', 'no-store');
+    // A NUL in a parameter is refused here, as the body parser refuses it: Postgres cannot store it.
+    if (request.url.includes('%00')) done(platformErrors.VALIDATION_FAILED('The URL has a NUL character'));
+    else done();
   });
   installProblemHandlers(app);
   installVersioning(app);
