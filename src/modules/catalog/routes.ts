@@ -96,9 +96,10 @@ export function createCatalogRoutes(api: CatalogApi): FastifyPluginAsync {
           response: { 200: ProductPageSchema },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { limit, cursor } = request.query;
         const page = await api.listProducts(callContext(request), { limit, cursor });
+        reply.header('cache-control', CACHE_CONTROL);
         return {
           items: page.items.map((product) => renderProduct(request.apiVersion, product)),
           next_cursor: page.next_cursor,

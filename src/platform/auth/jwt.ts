@@ -142,6 +142,7 @@ export const authPlugin = fp(
       // A client sends one token with many requests: a token verified once is taken as it is until it
       // expires. Keyed by the whole token, so no other token can match; refusals are never kept.
       const verified = new Map<string, { readonly actor: Actor; readonly until: number }>();
+      const skewMs = options.clockSkewSeconds * 1000;
       // A callback hook: it runs on every request and has nothing to wait for.
       app.addHook('onRequest', (request, _reply, done) => {
         const header = request.headers.authorization;
@@ -155,8 +156,11 @@ export const authPlugin = fp(
         let known = verified.get(token);
         if (known === undefined || known.until <= Date.now()) {
           try {
-            const claims = app.jwt.verify<Claims & { exp: number }>(token);
+            const claims = app.jwt.verify<Claims & { exp: number; iat: number }>(token);
             if (typeof claims.sub !== 'string' || !ROLES.has(claims.role)) throw new Error('bad claims');
+            // fast-jwt checks exp and nbf against the clock, not iat: a token issued in the future is forged.
+            if (typeof claims.iat !== 'number' || claims.iat * 1000 > Date.now() + skewMs)
+              throw new Error('issued in the future');
             known = { actor: { id: claims.sub, role: claims.role }, until: claims.exp * 1000 };
           } catch {
             request.authError = 'The token is not valid';
