@@ -7,7 +7,7 @@ import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
 import { edgeSettings, openRedis } from './infrastructure.ts';
 import type { Shop } from './process.ts';
-import { MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
+import { KEYED_WRITES, MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
 
 /**
  * The gateway of a split topology: the public edge in front of the module processes, routing each path
@@ -37,6 +37,7 @@ export async function buildGatewayProcess(
     log,
     edge: { ...settings, rateLimit: settings.rateLimit! },
     routes: PUBLIC_ROUTES,
+    keyedWrites: KEYED_WRITES,
     services,
     internalAuth,
     ...(redis ? { redis } : {}),

@@ -35,8 +35,11 @@ export interface LaunchOptions {
 export interface LaunchedTopology {
   readonly baseUrl: string;
   readonly processes: readonly LaunchedProcess[];
-  /** Starts a stopped or killed process again with the same environment, and waits for it. */
-  restart(process: LaunchedProcess): Promise<void>;
+  /**
+   * Starts a stopped or killed process again with the same environment, plus `extraEnv` for this start
+   * only (fault tests arm a crash point in one process), and waits for it.
+   */
+  restart(process: LaunchedProcess, extraEnv?: Readonly<Record<string, string>>): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -49,14 +52,20 @@ export function generatedSecrets(): Record<string, string> {
   };
 }
 
-/** The environment every process of a topology shares: where each module lives and its database. */
+/**
+ * The environment every process of a topology shares: where each module lives and its database. A
+ * `<MODULE>_URLS` given in `env` wins over the topology's addresses, so its callers can be sent through
+ * something in between (a fault proxy in tests, a load balancer).
+ */
 export function topologyEnv(
   options: Omit<LaunchOptions, 'onLine' | 'startTimeoutMs'>,
 ): Record<string, string> {
   const env: Record<string, string> = { ...options.env, SPLITSHOP_TOPOLOGY: options.topology.name };
   for (const module of SERVICE_NAMES) {
     const key = module.toUpperCase();
-    env[`${key}_URLS`] = instanceUrls(options.topology, module, '127.0.0.1', options.portOffset).join(',');
+    env[`${key}_URLS`] =
+      options.env[`${key}_URLS`] ??
+      instanceUrls(options.topology, module, '127.0.0.1', options.portOffset).join(',');
     env[`${key}_DATABASE_URL`] =
       `${options.postgresUrl.replace(/\/$/, '')}/${options.databasePrefix}_${module}`;
   }
@@ -82,13 +91,17 @@ async function waitForHealth(url: string, exited: Promise<unknown>, timeoutMs: n
   throw new Error(`${url} ${dead ? 'exited' : 'did not answer'} before it was ready`);
 }
 
-function startProcess(entry: LaunchedProcess, onLine: LaunchOptions['onLine']): void {
+function startProcess(
+  entry: LaunchedProcess,
+  onLine: LaunchOptions['onLine'],
+  extraEnv: Readonly<Record<string, string>> = {},
+): void {
   const child = spawn(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/bootstrap/main.ts')],
     {
       cwd: ROOT,
-      env: entry.env,
+      env: { ...entry.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -129,8 +142,8 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
       processes.find((p) => options.topology.processes[p.name.split('#')[0]!]!.gateway)?.url ??
       processes[0]!.url,
     processes,
-    async restart(entry) {
-      startProcess(entry, options.onLine);
+    async restart(entry, extraEnv) {
+      startProcess(entry, options.onLine, extraEnv);
       await waitForHealth(entry.url, entry.exited, timeout);
     },
     async stop(signal = 'SIGTERM') {

@@ -29,6 +29,11 @@ export const PUBLIC_ROUTES: ReadonlyArray<{ prefix: string; service: ModuleName 
   { prefix: '/notifications', service: 'notifications' },
 ];
 
+/** The public writes made idempotent by an `Idempotency-Key` (API.md): the gateway may send only these again. */
+export const KEYED_WRITES: ReadonlyArray<{ method: string; path: string }> = [
+  { method: 'POST', path: '/orders' },
+];
+
 /** One process of a topology: the modules it hosts, and whether it is the public gateway. */
 export interface ProcessSpec {
   readonly modules: readonly ModuleName[];

@@ -161,6 +161,34 @@ describe('outbox, relay, memory bus and inbox', () => {
     expect(await pending()).toHaveLength(1);
   });
 
+  it('spends no attempts while the bus itself is away: events wait, then go out once it is back', async () => {
+    const { outbox } = pipeline();
+    const { createOutboxRelay } = await import('./relay.ts');
+    let away = true;
+    const unavailable = () => new Error('The event bus is disconnected from the broker');
+    const flakyBus: EventBus = {
+      ...bus,
+      publish: (event) => (away ? Promise.reject(unavailable()) : bus.publish(event)),
+      check: () => (away ? Promise.reject(unavailable()) : bus.check()),
+    };
+    const relay = createOutboxRelay({
+      db: publisher.db,
+      bus: flakyBus,
+      log,
+      maxAttempts: 2,
+      baseBackoffMs: 0,
+      maxBackoffMs: 0,
+    });
+    await subscribe();
+    await outbox.transaction(async (_trx, emit) => emit('test.happened', { n: 1 }));
+    for (let i = 0; i < 5; i++) await relay.drain();
+    expect(await pending()).toMatchObject([{ attempts: 0, dead_at: null }]);
+    away = false;
+    await relay.drain();
+    expect(await pending()).toEqual([]);
+    expect((await effects()).map((e) => e.n)).toEqual([1]);
+  });
+
   it('relays the commits of one turn of the event loop in one batch, marked sent together', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {

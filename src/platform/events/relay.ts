@@ -57,6 +57,8 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
   let lastPurge = 0;
+  // Set when a batch failed while the bus itself was away: rows then wait without spending attempts.
+  let busAway = false;
 
   type Row = { seq: number; envelope: string; attempts: number };
 
@@ -77,7 +79,19 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
       rows.map((row) => bus.publish(JSON.parse(row.envelope) as EventEnvelope)),
     );
     crashPoint('relay.after_publish_before_mark');
+    if (results.some((r) => r.status === 'rejected') && !(await busAnswers())) {
+      if (!busAway) log.warn('the event bus is unavailable; events wait in the outbox until it is back');
+      busAway = true;
+    }
     return results;
+  }
+
+  /** Whether the bus can carry events at all, as opposed to refusing particular ones. */
+  function busAnswers(): Promise<boolean> {
+    return bus.check().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Marks the published rows sent, and schedules the others' next attempt or sets them aside. */
@@ -94,6 +108,8 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
         sent.push(row.seq);
         continue;
       }
+      // A broker outage is not this event's failure: it stays due, its attempts unspent.
+      if (busAway) continue;
       const attempts = row.attempts + 1;
       const dead = attempts >= maxAttempts;
       const backoff = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
@@ -125,6 +141,11 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
    * rather than hold the write lock while the bus answers.
    */
   async function relayBatch(): Promise<number> {
+    if (busAway) {
+      if (!(await busAnswers())) return 0;
+      busAway = false;
+      log.info('the event bus is back; relaying the outbox');
+    }
     let count: number;
     if (postgres) {
       count = await db.transaction().execute(async (trx) => {
@@ -140,7 +161,8 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
       }
       count = rows.length;
     }
-    if (count === 0) return 0;
+    // Nothing more to do until the bus is back: the poll looks again.
+    if (count === 0 || busAway) return 0;
     const now = Date.now();
     if (now - lastPurge > 60_000) {
       lastPurge = now;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { GatewayOptions } from './gateway.ts';
 import {
   type FakeUpstream,
   gatewayOptions,
@@ -17,12 +18,16 @@ describe('the gateway in front of failing instances', () => {
   const upstreams: FakeUpstream[] = [];
   let gateway: RunningGateway | undefined;
 
-  async function setup(catalog: FakeUpstream[], upstream: Partial<UpstreamOptions> = {}) {
+  async function setup(
+    catalog: FakeUpstream[],
+    upstream: Partial<UpstreamOptions> = {},
+    keyedWrites: GatewayOptions['keyedWrites'] = [],
+  ) {
     upstreams.push(...catalog);
     gateway = await startGateway(
       gatewayOptions(
         { catalog: catalog.map((u) => u.url), orders: [catalog[0]!.url], users: [catalog[0]!.url] },
-        { cache: false, upstream: { healthIntervalMs: 3_600_000, ...upstream } },
+        { cache: false, upstream: { healthIntervalMs: 3_600_000, ...upstream }, keyedWrites },
       ),
     );
     return gateway;
@@ -60,9 +65,11 @@ describe('the gateway in front of failing instances', () => {
     expect([a!.seen.length, b!.seen.length]).toEqual([1, 0]);
   });
 
-  it('sends a POST with an Idempotency-Key again, on another instance', async () => {
+  it('sends a POST with an Idempotency-Key again, on another instance, where the service honours the key', async () => {
     const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
-    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 });
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 }, [
+      { method: 'POST', path: '/products' },
+    ]);
     const res = await request('/products', {
       method: 'POST',
       headers: { 'idempotency-key': 'k-1' },
@@ -71,6 +78,20 @@ describe('the gateway in front of failing instances', () => {
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text).body).toBe('{"n":1}');
     expect([a!.seen.length, b!.seen.length]).toEqual([1, 1]);
+  });
+
+  it('never sends a POST with an Idempotency-Key again where the service does not honour the key', async () => {
+    const [a, b] = await Promise.all([startUpstream(reset), startUpstream()]);
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 100 }, [
+      { method: 'POST', path: '/orders' },
+    ]);
+    const res = await request('/products', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'k-2' },
+      body: '{}',
+    });
+    expect(res.status).toBe(503);
+    expect([a!.seen.length, b!.seen.length]).toEqual([1, 0]);
   });
 
   it('ejects an instance after failures in a row, skips it, and tries it again later', async () => {
@@ -99,6 +120,15 @@ describe('the gateway in front of failing instances', () => {
     expect((await request('/products')).status).toBe(500);
     for (let i = 0; i < 3; i++) expect((await request('/products')).status).toBe(200);
     expect([a!.seen.length, b!.seen.length]).toEqual([1, 3]);
+  });
+
+  it('answers 504 by the time limit of the whole request, never retrying past it', async () => {
+    const [a, b] = await Promise.all([startUpstream(hang), startUpstream(hang)]);
+    const { request } = await setup([a!, b!], { timeoutMs: 300, ejectAfterFailures: 100 });
+    const res = await request('/products');
+    expect(res.status).toBe(504);
+    // The read timed out on one instance: with no time left it is not sent to the other one.
+    expect(a!.seen.length + b!.seen.length).toBe(1);
   });
 
   it('answers 504 TIMEOUT when the instance does not answer in time', async () => {

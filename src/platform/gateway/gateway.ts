@@ -47,6 +47,12 @@ export interface GatewayOptions {
   /** The cache of public product reads: on by default (10 000 answers, 1 s); `false` turns it off. */
   readonly cache?: Pick<EdgeCacheOptions, 'maxEntries' | 'ttlMs'> | false;
   readonly upstream?: Partial<UpstreamOptions>;
+  /**
+   * The writes whose service honours an `Idempotency-Key` (API.md: `POST /orders`), by method and normal
+   * path. With the key, only these are sent to another instance after a transport failure: any other
+   * write may have been acted on, and nothing would stop a second instance acting on it again. Default none.
+   */
+  readonly keyedWrites?: ReadonlyArray<{ readonly method: string; readonly path: string }>;
 }
 
 /** The gateway's fastify instance, with its edge cache for the composition root's event subscription. */
@@ -83,6 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const upstreams = createUpstreams(options.services, upstreamOptions, { log: options.log });
   const cache = options.cache === false ? undefined : createEdgeCache({ ...DEFAULT_CACHE, ...options.cache });
   const { internalAuth } = options;
+  const keyedWrites = new Set((options.keyedWrites ?? []).map((w) => `${w.method} ${w.path}`));
 
   const app = await createEdge({
     ...options.edge,
@@ -135,7 +142,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           // A cacheable read asks for the whole answer: the gateway answers If-None-Match itself.
           headers: forwardedHeaders(request, identity, key !== undefined),
           body: request.body as Buffer | undefined,
-          idempotent: !write || request.headers['idempotency-key'] !== undefined,
+          idempotent:
+            !write ||
+            (request.headers['idempotency-key'] !== undefined && keyedWrites.has(`${method} ${path}`)),
+          deadline: Date.now() - reply.elapsedTime + upstreamOptions.timeoutMs,
         },
         upstreamOptions,
       );

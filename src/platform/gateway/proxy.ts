@@ -100,8 +100,13 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Buffer | undefined;
-  /** Safe to send again after a transport failure: a read, or a request with an `Idempotency-Key`. */
+  /** Safe to send again after a transport failure: a read, or a write its service dedupes by `Idempotency-Key`. */
   readonly idempotent: boolean;
+  /**
+   * When (epoch ms) the client's time is up: every attempt waits for an instance only until then, so
+   * retries cannot make the client wait past it and lose its connection instead of hearing 504.
+   */
+  readonly deadline?: number;
 }
 
 function unavailable(service: string, why: string, retryAfter: number) {
@@ -110,9 +115,11 @@ function unavailable(service: string, why: string, retryAfter: number) {
   });
 }
 
+const timedOut = (service: string) => platformErrors.TIMEOUT(`The ${service} service timed out`);
+
 /** The problem a transport failure becomes: 504 when the instance was too slow, else 503. */
 function failed(service: string, error: unknown) {
-  if (isUpstreamTimeout(error)) return platformErrors.TIMEOUT(`The ${service} service timed out`);
+  if (isUpstreamTimeout(error)) return timedOut(service);
   return unavailable(service, 'it could not be reached', 1);
 }
 
@@ -138,8 +145,14 @@ export async function forward(
       if (failure !== undefined) throw failed(upstream.service, failure);
       throw unavailable(upstream.service, 'no instance is available', 1);
     }
+    const left = request.deadline === undefined ? undefined : request.deadline - Date.now();
+    if (left !== undefined && left <= 0) {
+      throw failure === undefined ? timedOut(upstream.service) : failed(upstream.service, failure);
+    }
     try {
-      const answer = await upstream.breaker.execute(() => exchange(instance.pool, request));
+      const answer = await upstream.breaker.execute(() =>
+        exchange(instance.pool, left === undefined ? request : { ...request, headersTimeout: left }),
+      );
       if (answer.statusCode >= 500) upstream.failed(instance);
       else upstream.succeeded(instance);
       return answer;

@@ -43,6 +43,29 @@ describe('upstreams', () => {
     expect(new Set([catalog.pick()?.url, catalog.pick()?.url])).toEqual(new Set([a!.url, b!.url]));
   });
 
+  it('takes back an ejected instance as soon as its health check passes again after failing (a restart)', async () => {
+    const [a, b] = await two();
+    const upstreams = create({ catalog: { list: () => [a!.url, b!.url] } });
+    const catalog = upstreams.get('catalog')!;
+    const first = catalog.state().instances;
+    expect(first).toHaveLength(2);
+    const instanceA = catalog.pick()!;
+    expect(instanceA.url).toBe(a!.url);
+    for (let i = 0; i < DEFAULT_UPSTREAM_OPTIONS.ejectAfterFailures; i++) catalog.failed(instanceA);
+    a!.health(503);
+    await upstreams.checkNow();
+    expect(catalog.state().instances[0]).toMatchObject({ healthy: false, ejected: true });
+    a!.health(200);
+    await upstreams.checkNow();
+    // Well before the ejection would have ended: the failures that ejected it were the old process's.
+    expect(catalog.state().instances[0]).toMatchObject({
+      healthy: true,
+      ejected: false,
+      consecutive_failures: 0,
+    });
+    expect(new Set([catalog.pick()?.url, catalog.pick()?.url])).toEqual(new Set([a!.url, b!.url]));
+  });
+
   it('counts a service with no healthy instance as unavailable', async () => {
     const [a] = await two();
     const upstreams = create({ catalog: { list: () => [a!.url] } });

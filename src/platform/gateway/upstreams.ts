@@ -250,6 +250,11 @@ export function createUpstreams(
     if (healthy !== instance.healthy) {
       deps.log.warn({ service, instance: instance.url, healthy }, 'instance health changed');
       instance.healthy = healthy;
+      // Back after being down (a restart): the failures that ejected it were the old process's.
+      if (healthy) {
+        instance.ejectedUntil = 0;
+        instance.failures = 0;
+      }
     }
   }
 

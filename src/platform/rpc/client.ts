@@ -70,8 +70,8 @@ const isModuleFault = (error: AppError) =>
  * module's AppErrors come back as the same AppErrors; failures of the transport become
  * `SERVICE_UNAVAILABLE` (503) or `TIMEOUT` (504). Each attempt has a cooperative timeout that aborts
  * its request; idempotent methods are retried, on the next instance, after transport failures only;
- * one circuit breaker counts transport failures and module faults, never domain answers; a bulkhead
- * bounds the calls in flight.
+ * one circuit breaker counts calls that failed (after their retries) by the transport or a module
+ * fault, never domain answers; a bulkhead bounds the calls in flight.
  */
 export function createRpcClient<Api extends object>(options: RpcClientOptions<Api>): RpcClient<Api> {
   const { module, auth, log, instances } = options;
@@ -101,8 +101,10 @@ export function createRpcClient<Api extends object>(options: RpcClientOptions<Ap
   });
   const deadline = timeout(timeoutMs, TimeoutStrategy.Cooperative);
   // One set of policies for this downstream; only the retry differs between the two kinds of method.
+  // The breaker counts calls, not attempts: a call that failed on a dead instance and succeeded on the
+  // next one is a success, so one instance down out of several does not cut the caller off all of them.
   const policies: Record<'retried' | 'once', IPolicy> = {
-    retried: wrap(limiter, retrier, breaker, deadline),
+    retried: wrap(limiter, breaker, retrier, deadline),
     once: wrap(limiter, breaker, deadline),
   };
   const idempotent = new Set<string>(options.idempotent);

@@ -222,6 +222,14 @@ describe('internal RPC over HTTP', () => {
       expect(client.breakerState()).toBe('open');
     });
 
+    it('stays closed while one instance of two is down: calls retried on the other one succeed', async () => {
+      const client = clientOf([await deadUrl(), host.url], { breaker, retries: 2 });
+      // At once, so attempts on the dead instance fail one after another before any retry succeeds.
+      const answers = await Promise.all(Array.from({ length: 10 }, () => client.api.read(ctx)));
+      expect(answers).toEqual(Array.from({ length: 10 }, () => 'read'));
+      expect(client.breakerState()).toBe('closed');
+    });
+
     it('never counts domain errors, and counts faults of the module', async () => {
       const client = clientOf([host.url], { breaker, retries: 0 });
       for (let i = 0; i < 5; i++) await rejection(client.api.refuse(ctx));
