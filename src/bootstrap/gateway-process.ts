@@ -51,8 +51,11 @@ export async function buildGatewayProcess(
   });
   if (app.edgeCache) {
     const invalidation = productCacheInvalidation(app.edgeCache);
+    const cache = app.edgeCache;
     await bus.subscribe('gateway', invalidation.types, (event) => invalidation.handle(event), {
       durable: false,
+      // Invalidations published while the broker was away are lost to this new queue: forget everything.
+      onResubscribed: () => cache.clear(),
     });
   }
   app.addHook('onClose', async () => {

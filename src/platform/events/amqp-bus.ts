@@ -40,6 +40,7 @@ interface Registration {
   readonly types: readonly string[];
   readonly handler: EventHandler;
   readonly durable: boolean;
+  readonly onResubscribed: (() => void) | undefined;
   readonly ready: PromiseWithResolvers<void>;
 }
 
@@ -162,6 +163,7 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
           }
           session = s;
           log.info({ attempt }, 'AMQP connection re-established');
+          for (const registration of registrations.values()) registration.onResubscribed?.();
           return;
         } catch (err) {
           log.warn({ err, attempt }, 'AMQP reconnection failed; will retry');
@@ -252,6 +254,7 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
         types: [...types],
         handler,
         durable: subscribeOptions?.durable ?? true,
+        onResubscribed: subscribeOptions?.onResubscribed,
         ready: Promise.withResolvers<void>(),
       };
       registrations.set(consumer, registration);

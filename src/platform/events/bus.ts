@@ -11,6 +11,12 @@ export interface SubscribeOptions {
    * shared by all its processes, which keeps events while none runs.
    */
   readonly durable?: boolean;
+  /**
+   * Called when the subscription is declared again after the connection came back. A non-durable
+   * queue is a new queue then: whatever was published meanwhile never reached it, so a consumer that
+   * keeps state from events (a cache) must start afresh.
+   */
+  readonly onResubscribed?: () => void;
 }
 
 /**
