@@ -38,6 +38,16 @@ export interface ShopProcess {
   readonly exited: Promise<number | string>;
 }
 
+/** `spawnShop` failed because the process exited before it listened; `exit` says how (e.g. `SIGKILL`). */
+export class ShopExitedError extends Error {
+  readonly exit: number | string;
+  constructor(exit: number | string, stderr: string) {
+    super(`shop exited (${exit}) before listening\n${stderr}`);
+    this.name = 'ShopExitedError';
+    this.exit = exit;
+  }
+}
+
 /** Environment for a test shop: its own data directory, a fixed secret and admin password, an open port. */
 export function shopEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -139,7 +149,7 @@ export async function spawnShop(env: Record<string, string>, timeoutMs = 60_000)
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      fail(new Error(`shop exited (${code}) before listening\n${stderr}`));
+      fail(new ShopExitedError(code, stderr));
     });
   });
   return { child, baseUrl, logs, exited };

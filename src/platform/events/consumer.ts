@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { crashPoint } from '../faults.ts';
 import type { EventEnvelope, EventMap } from './envelope.ts';
 import type { Emit, Outbox } from './outbox.ts';
 import type { EventTables } from './tables.ts';
@@ -39,15 +40,19 @@ export function createSubscription<DB extends EventTables, In extends EventMap, 
     async handle(event) {
       const handler = handlers[event.type as keyof In] as ConsumerHandler<DB, unknown, Out> | undefined;
       if (!handler) return;
-      await outbox.transaction(async (trx, emit) => {
+      const applied = await outbox.transaction(async (trx, emit) => {
         const inserted = await (trx as unknown as Transaction<EventTables>)
           .insertInto('inbox')
           .values({ consumer, event_id: event.id, handled_at: Date.now() })
           .onConflict((oc) => oc.doNothing())
           .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return;
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
         await handler(event, trx, emit);
+        return true;
       });
+      // The effect is committed but the delivery not yet acknowledged (AMQP) nor reported to the relay
+      // (in-memory bus): the event comes again and the inbox absorbs it.
+      if (applied) crashPoint('consumer.after_commit_before_ack');
     },
   };
 }
