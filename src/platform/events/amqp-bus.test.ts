@@ -264,6 +264,43 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
     expect(await consumer.inbox()).toBe(1);
   });
 
+  it('does not dead-letter a backlog its consumer kept dying on: only handler failures count', async () => {
+    const names = amqpNames(namespace);
+    const consumer = await consumerModule();
+    // The queue exists, then a backlog builds while no consumer runs.
+    const first = await bus({ deliveryLimit: 2 });
+    await consumer.subscribe(first);
+    await first.close();
+    const publisher = await publisherModule(await bus());
+    await publisher.commit(1, 10);
+    await publisher.relay.drain();
+
+    // Five times more than the limit, a consumer takes the backlog (prefetched, unacknowledged) and dies.
+    const hang = Promise.withResolvers<void>();
+    for (let crash = 1; crash <= 5; crash++) {
+      const connectionName = `${namespace}-crashing-${crash}`;
+      const received = Promise.withResolvers<void>();
+      const crashing = await bus({
+        connectionName,
+        deliveryLimit: 2,
+        reconnect: { initialMs: 60_000, maxMs: 60_000 },
+      });
+      await crashing.subscribe('consumer', consumer.subscription.types, async () => {
+        received.resolve();
+        await hang.promise;
+      });
+      await received.promise;
+      await closeConnection(connectionName);
+    }
+    // The dead consumers' handlers end (their acknowledgements go nowhere), so their buses can close.
+    hang.resolve();
+
+    await consumer.subscribe(await bus({ deliveryLimit: 2 }));
+    await waitFor('the backlog', async () => (await consumer.effects()).length === 10);
+    expect(await consumer.effects()).toEqual(range(1, 10));
+    expect(await queueDepth(names.deadQueue('consumer'))).toBe(0);
+  });
+
   it('lets close wait for the handlers in flight and acknowledge them', async () => {
     const consumer = await consumerModule();
     const started = Promise.withResolvers<void>();

@@ -7,6 +7,7 @@ import {
   assertSourceExchange,
   assertTransientQueue,
   encodeEvent,
+  FAILURES_HEADER,
 } from './amqp-topology.ts';
 import type { EventBus, EventHandler, SubscribeOptions } from './bus.ts';
 
@@ -193,6 +194,17 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
           consumer,
           handler: registration.handler,
           durable: registration.durable,
+          deliveryLimit,
+          // The copy goes straight to this queue (the default exchange) on the confirm channel.
+          requeue: (failed, failures) =>
+            s.publisher.publish('', queue, {
+              content: failed.content,
+              options: {
+                ...failed.properties,
+                persistent: true,
+                headers: { ...failed.properties.headers, [FAILURES_HEADER]: failures },
+              },
+            }),
           redeliveryDelayMs,
           wait: sleep,
           log,

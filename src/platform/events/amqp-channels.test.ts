@@ -127,6 +127,14 @@ describe('delivery handling', () => {
   const event = JSON.stringify(createEnvelope('shop', 'shop.happened', { n: 1 }));
   const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+  /** The copies put back in the queue, with their failure counts; `requeueFails` makes that fail. */
+  let requeued: number[] = [];
+  let requeueFails = false;
+  beforeEach(() => {
+    requeued = [];
+    requeueFails = false;
+  });
+
   function handle(
     channel: FakeChannel,
     content: ConsumeMessage,
@@ -137,6 +145,11 @@ describe('delivery handling', () => {
       consumer: 'c',
       handler,
       durable,
+      deliveryLimit: 3,
+      requeue: async (_message, failures) => {
+        if (requeueFails) throw new Error('no confirm');
+        requeued.push(failures);
+      },
       redeliveryDelayMs: 100,
       wait,
       log,
@@ -164,14 +177,42 @@ describe('delivery handling', () => {
     }
   });
 
-  it('returns a failed delivery to its queue after a delay that doubles with its earlier deliveries', async () => {
+  const down = async () => {
+    throw new Error('down');
+  };
+
+  it('puts a failed event back with its failure count after a delay that doubles with its failures, then acks it', async () => {
     const channel = new FakeChannel();
-    const work = handle(channel, delivery(event, { 'x-delivery-count': 2 }), async () => {
-      throw new Error('down');
-    });
+    const work = handle(channel, delivery(event, { 'x-splitshop-failures': 2 }), down);
     await vi.advanceTimersByTimeAsync(399);
     expect(channel.settled).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
+    await work;
+    expect(requeued).toEqual([3]);
+    expect(channel.settled).toEqual([{ ack: true }]);
+  });
+
+  it("counts the handler's failures, not the broker's deliveries: returns after a consumer died do not spend them", async () => {
+    const channel = new FakeChannel();
+    const work = handle(channel, delivery(event, { 'x-delivery-count': 40 }), down);
+    await vi.advanceTimersByTimeAsync(100);
+    await work;
+    expect(requeued).toEqual([1]);
+    expect(channel.settled).toEqual([{ ack: true }]);
+  });
+
+  it('dead-letters an event whose handler failed more than the delivery limit', async () => {
+    const channel = new FakeChannel();
+    await handle(channel, delivery(event, { 'x-splitshop-failures': 3 }), down);
+    expect(requeued).toEqual([]);
+    expect(channel.settled).toEqual([{ ack: false, requeue: false }]);
+  });
+
+  it('returns the original to the broker when its copy could not be put back', async () => {
+    requeueFails = true;
+    const channel = new FakeChannel();
+    const work = handle(channel, delivery(event), down);
+    await vi.advanceTimersByTimeAsync(100);
     await work;
     expect(channel.settled).toEqual([{ ack: false, requeue: true }]);
   });

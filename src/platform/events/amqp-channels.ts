@@ -1,6 +1,6 @@
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { decodeEvent, type encodeEvent, previousDeliveries } from './amqp-topology.ts';
+import { decodeEvent, type encodeEvent, failuresOf } from './amqp-topology.ts';
 import type { EventHandler } from './bus.ts';
 
 /** Publishes on one confirm channel, many confirms in flight at once. */
@@ -68,6 +68,13 @@ export interface DeliveryOptions {
   readonly handler: EventHandler;
   /** A durable queue has a delivery limit and a dead-letter queue; a transient one has neither. */
   readonly durable: boolean;
+  /** Failed handlings of one event before it is dead-lettered (durable queues). */
+  readonly deliveryLimit: number;
+  /**
+   * Puts a copy back at the tail of the queue, with this failure count, and resolves on the broker's
+   * confirm (durable queues); the original is acknowledged only then.
+   */
+  readonly requeue: (message: ConsumeMessage, failures: number) => Promise<void>;
   readonly redeliveryDelayMs: number;
   /** Waits before a failed delivery is returned; resolves at once when the bus closes. */
   readonly wait: (ms: number) => Promise<void>;
@@ -75,9 +82,12 @@ export interface DeliveryOptions {
 }
 
 /**
- * Handles one delivery: acknowledges it after the handler resolved; returns it to the queue, after a
- * delay that grows with its earlier deliveries, when the handler rejected (the quorum queue counts
- * deliveries and dead-letters it past its limit); dead-letters a malformed message at once.
+ * Handles one delivery: acknowledges it after the handler resolved; when the handler rejected, after a
+ * delay that grows with its failures, puts a copy carrying its failure count back in the queue and
+ * acknowledges the original, or dead-letters it once it failed more than `deliveryLimit` times; a
+ * malformed message is dead-lettered at once. Failures are counted here, not by the broker: a quorum
+ * queue also counts a message returned because its consumer died, so a consumer that crash-loops with a
+ * backlog would dead-letter events it never handled (the queue's own limit is only a high backstop).
  * Returns the handling in flight, or undefined if there is none.
  */
 export function handleDelivery(
@@ -109,7 +119,7 @@ export function handleDelivery(
       await handler(event);
       settle(true);
     } catch (err) {
-      const deliveries = previousDeliveries(message) + 1;
+      const deliveries = failuresOf(message) + 1;
       log.warn({ err, consumer, eventId: event.id, type: event.type, deliveries }, 'event handler failed');
       if (!durable) {
         // A transient queue has no delivery limit: one more try, then the event is dropped.
@@ -117,8 +127,20 @@ export function handleDelivery(
         settle(false, !message.fields.redelivered);
         return;
       }
+      if (deliveries > options.deliveryLimit) {
+        log.error({ consumer, eventId: event.id, deliveries }, 'event dead-lettered');
+        settle(false);
+        return;
+      }
       await options.wait(options.redeliveryDelayMs * 2 ** Math.min(deliveries - 1, 5));
-      settle(false, true);
+      try {
+        await options.requeue(message, deliveries);
+        settle(true);
+      } catch (requeueErr) {
+        // No confirmed copy: the broker returns the original instead (and counts it).
+        log.warn({ err: requeueErr, consumer, eventId: event.id }, 'failed event returned to its queue');
+        settle(false, true);
+      }
     }
   })();
 }

@@ -1,5 +1,5 @@
 import { connect } from 'amqplib';
-import { amqpNames } from './amqp-topology.ts';
+import { amqpNames, FAILURES_HEADER } from './amqp-topology.ts';
 
 /**
  * Moves every message in `<ns>.<consumer>.dead` back to the consumer's queue (through the default
@@ -29,6 +29,8 @@ export async function replayDeadLetters(url: string, consumer: string, namespace
       const headers: Record<string, unknown> = { ...properties.headers };
       // The queue counts deliveries afresh; `x-death` stays, as the message's history.
       delete headers['x-delivery-count'];
+      // A replayed event gets its full budget of failures again.
+      delete headers[FAILURES_HEADER];
       headers['x-replayed'] = Number(headers['x-replayed'] ?? 0) + 1;
       await new Promise<void>((resolve, reject) => {
         channel.sendToQueue(

@@ -47,8 +47,9 @@ export async function assertSourceExchange(
 
 /**
  * Declares a consumer's durable queue, its dead-letter queue and its bindings, and returns the queue.
- * A quorum queue counts deliveries itself and dead-letters a message returned more than
- * `deliveryLimit` times; at-least-once dead-lettering keeps it in the queue until the dead-letter
+ * The consumer dead-letters a message its handler failed on more than `deliveryLimit` times; the
+ * quorum queue's own delivery limit, `deliveryLimit + CRASH_BACKSTOP`, catches only a message that keeps
+ * killing its consumer before it can count. At-least-once dead-lettering keeps it in the queue until the dead-letter
  * queue confirmed it, which RabbitMQ allows only with `reject-publish` overflow. Queue arguments
  * cannot change once declared: to change the limit of an existing queue, use a policy.
  */
@@ -69,7 +70,7 @@ export async function assertConsumerQueue(
     durable: true,
     arguments: {
       'x-queue-type': 'quorum',
-      'x-delivery-limit': deliveryLimit,
+      'x-delivery-limit': deliveryLimit + CRASH_BACKSTOP,
       'x-dead-letter-exchange': names.deadLetterExchange,
       'x-dead-letter-routing-key': queue,
       'x-dead-letter-strategy': 'at-least-once',
@@ -136,8 +137,18 @@ export function decodeEvent(message: ConsumeMessage): EventEnvelope | undefined 
   return value as EventEnvelope;
 }
 
-/** How many times a quorum queue delivered this message before (its `x-delivery-count`). */
-export function previousDeliveries(message: ConsumeMessage): number {
-  const count = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+/** The header a consumer's copy of a failed message carries: how many times its handler failed. */
+export const FAILURES_HEADER = 'x-splitshop-failures';
+
+/** How many times a consumer's handler failed on this message before (its `x-splitshop-failures`). */
+export function failuresOf(message: ConsumeMessage): number {
+  const count = Number(message.properties.headers?.[FAILURES_HEADER] ?? 0);
   return Number.isFinite(count) && count > 0 ? count : 0;
 }
+
+/**
+ * Returns of a message to its queue the broker tolerates beyond the consumer's own failure count
+ * before it dead-letters it: returns because a consumer died (a crash loop, a poison message that kills
+ * the process) count there and nowhere else.
+ */
+export const CRASH_BACKSTOP = 50;
