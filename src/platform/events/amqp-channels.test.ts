@@ -117,8 +117,13 @@ describe('confirmed publisher', () => {
 });
 
 describe('delivery handling', () => {
+  /** The copies put back in the queue, with their failure counts; `requeueFails` makes that fail. */
+  let requeued: number[] = [];
+  let requeueFails = false;
   beforeEach(() => {
     vi.useFakeTimers();
+    requeued = [];
+    requeueFails = false;
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -126,14 +131,6 @@ describe('delivery handling', () => {
 
   const event = JSON.stringify(createEnvelope('shop', 'shop.happened', { n: 1 }));
   const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-  /** The copies put back in the queue, with their failure counts; `requeueFails` makes that fail. */
-  let requeued: number[] = [];
-  let requeueFails = false;
-  beforeEach(() => {
-    requeued = [];
-    requeueFails = false;
-  });
 
   function handle(
     channel: FakeChannel,
