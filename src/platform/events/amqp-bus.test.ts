@@ -2,11 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type ChannelModel, connect } from 'amqplib';
-import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { needs } from '../../../test/support/services.ts';
-import { type ModuleDatabase, migrateToLatest, openDatabase } from '../db/database.ts';
 import { createAmqpBus } from './amqp-bus.ts';
 import { replayDeadLetters } from './amqp-dead-letters.ts';
 import { amqpNames, assertConsumerQueue } from './amqp-topology.ts';
@@ -16,7 +14,7 @@ import { createEnvelope } from './envelope.ts';
 import { createMemoryBus } from './memory-bus.ts';
 import { createEventPipeline } from './pipeline.ts';
 import { createOutboxRelay } from './relay.ts';
-import { type EventTables, eventTablesMigration } from './tables.ts';
+import { type EffectTables, openEffectsDatabase } from './test-support.ts';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
 const run = promisify(execFile);
@@ -24,22 +22,7 @@ const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 /** Every exchange and queue of this run starts with it; afterAll deletes them. */
 const RUN = `splitshop-test-${randomUUID().slice(0, 8)}`;
 
-interface TestTables extends EventTables {
-  effects: { event_id: string; n: number };
-}
 type TestEvents = { 'shop.happened': { n: number } };
-
-async function openTestDatabase(): Promise<ModuleDatabase<TestTables>> {
-  const database = openDatabase<TestTables>({ url: 'sqlite::memory:' });
-  await migrateToLatest(database.db as Kysely<unknown>, 'test', {
-    '0000_event_tables': eventTablesMigration,
-    '0001_effects': {
-      up: (db) =>
-        db.schema.createTable('effects').addColumn('event_id', 'text').addColumn('n', 'integer').execute(),
-    },
-  });
-  return database;
-}
 
 async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
@@ -104,7 +87,7 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
   }
 
   async function database() {
-    const opened = await openTestDatabase();
+    const opened = await openEffectsDatabase();
     cleanups.push(() => opened.close());
     return opened;
   }
@@ -115,14 +98,14 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
    */
   async function consumerModule(options: { fail?: (n: number) => boolean } = {}) {
     const consumerDb = await database();
-    const { outbox } = createEventPipeline<TestTables, TestEvents>({
+    const { outbox } = createEventPipeline<EffectTables, TestEvents>({
       db: consumerDb.db,
       bus: createMemoryBus(),
       log,
       source: 'consumer',
     });
     const calls: number[] = [];
-    const subscription = createSubscription<TestTables, TestEvents, TestEvents>('consumer', outbox, {
+    const subscription = createSubscription<EffectTables, TestEvents, TestEvents>('consumer', outbox, {
       'shop.happened': async (event, trx) => {
         calls.push(event.data.n);
         await trx.insertInto('effects').values({ event_id: event.id, n: event.data.n }).execute();
@@ -139,7 +122,7 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
 
   async function publisherModule(publisherBus: EventBus) {
     const publisherDb = await database();
-    const pipeline = createEventPipeline<TestTables, TestEvents>({
+    const pipeline = createEventPipeline<EffectTables, TestEvents>({
       db: publisherDb.db,
       bus: publisherBus,
       log,

@@ -1,42 +1,26 @@
-import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ModuleDatabase, migrateToLatest, openDatabase } from '../db/database.ts';
+import type { ModuleDatabase } from '../db/database.ts';
 import type { EventBus } from './bus.ts';
 import { createSubscription } from './consumer.ts';
 import { createEnvelope } from './envelope.ts';
 import { createMemoryBus } from './memory-bus.ts';
 import { createEventPipeline } from './pipeline.ts';
 import { replayDeadLetters } from './relay.ts';
-import { type EventTables, eventTablesMigration } from './tables.ts';
+import { type EffectTables, openEffectsDatabase } from './test-support.ts';
 
-interface TestTables extends EventTables {
-  effects: { event_id: string; n: number };
-}
 type TestEvents = { 'test.happened': { n: number } };
 
 const log = pino({ level: 'silent' });
 
-async function openTestDatabase(): Promise<ModuleDatabase<TestTables>> {
-  const database = openDatabase<TestTables>({ url: 'sqlite::memory:' });
-  await migrateToLatest(database.db as Kysely<unknown>, 'test', {
-    '0000_event_tables': eventTablesMigration,
-    '0001_effects': {
-      up: (db) =>
-        db.schema.createTable('effects').addColumn('event_id', 'text').addColumn('n', 'integer').execute(),
-    },
-  });
-  return database;
-}
-
 describe('outbox, relay, memory bus and inbox', () => {
-  let publisher: ModuleDatabase<TestTables>;
-  let consumer: ModuleDatabase<TestTables>;
+  let publisher: ModuleDatabase<EffectTables>;
+  let consumer: ModuleDatabase<EffectTables>;
   let bus: EventBus;
 
   beforeEach(async () => {
-    publisher = await openTestDatabase();
-    consumer = await openTestDatabase();
+    publisher = await openEffectsDatabase();
+    consumer = await openEffectsDatabase();
     bus = createMemoryBus();
   });
   afterEach(async () => {
@@ -46,11 +30,11 @@ describe('outbox, relay, memory bus and inbox', () => {
   });
 
   function pipeline() {
-    return createEventPipeline<TestTables, TestEvents>({ db: publisher.db, bus, log, source: 'test' });
+    return createEventPipeline<EffectTables, TestEvents>({ db: publisher.db, bus, log, source: 'test' });
   }
 
   async function subscribe(options: { failTimes?: number; poison?: number } = {}) {
-    const consumerPipeline = createEventPipeline<TestTables, TestEvents>({
+    const consumerPipeline = createEventPipeline<EffectTables, TestEvents>({
       db: consumer.db,
       bus,
       log,
@@ -58,7 +42,7 @@ describe('outbox, relay, memory bus and inbox', () => {
     });
     let failures = options.failTimes ?? 0;
     const calls: number[] = [];
-    const subscription = createSubscription<TestTables, TestEvents, TestEvents>(
+    const subscription = createSubscription<EffectTables, TestEvents, TestEvents>(
       'consumer',
       consumerPipeline.outbox,
       {
@@ -202,7 +186,7 @@ describe('outbox, relay, memory bus and inbox', () => {
         await gate;
       },
     };
-    const { outbox, relay } = createEventPipeline<TestTables, TestEvents>({
+    const { outbox, relay } = createEventPipeline<EffectTables, TestEvents>({
       db: publisher.db,
       bus: gatedBus,
       log,

@@ -8,6 +8,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import { Agent, Pool } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
+import { codesOf, connectionErrorCode } from '../rpc/transport.ts';
 
 /** How the gateway treats the instances of the services behind it. */
 export interface UpstreamOptions {
@@ -89,40 +90,18 @@ export interface Upstreams {
   close(): Promise<void>;
 }
 
-/** Errors of a request that never got an answer: safe to try elsewhere when the request is idempotent. */
-const TRANSPORT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-]);
-
-function codeOf(error: unknown): string | undefined {
-  const direct = (error as { code?: unknown } | null)?.code;
-  if (typeof direct === 'string') return direct;
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof cause === 'string' ? cause : undefined;
-}
-
-/** A failure before any byte of an answer arrived: refused, reset, unreachable, or timed out waiting. */
+/**
+ * A failure before any byte of an answer arrived: refused, reset, unreachable, or timed out waiting.
+ * A body that stalls after the answer started is not one (the instance may have acted).
+ */
 export function isTransportFailure(error: unknown): boolean {
-  const code = codeOf(error);
-  return code !== undefined && TRANSPORT_CODES.has(code);
+  const code = connectionErrorCode(error);
+  return code !== undefined && code !== 'UND_ERR_BODY_TIMEOUT';
 }
 
 /** The instance took longer than `timeoutMs` to answer or to send the next part of its body. */
 export function isUpstreamTimeout(error: unknown): boolean {
-  const code = codeOf(error);
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return codesOf(error).some((c) => c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT');
 }
 
 const BREAKER_STATES = {

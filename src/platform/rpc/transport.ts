@@ -26,7 +26,7 @@ export function isTransportFailure(error: unknown): error is TransportFailure {
   );
 }
 
-/** Socket and connection errors of Node and undici: the request may not have reached the module. */
+/** Socket and connection errors of Node and undici: the request may not have reached the service. */
 const TRANSPORT_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -42,9 +42,11 @@ const TRANSPORT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
 ]);
 
-function codesOf(error: unknown): string[] {
+/** Every error code on `error`, its causes, and the errors of an AggregateError. */
+export function codesOf(error: unknown): string[] {
   if (typeof error !== 'object' || error === null) return [];
   const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
   return [
@@ -55,6 +57,11 @@ function codesOf(error: unknown): string[] {
   ];
 }
 
+/** The socket or connection error code in what undici threw (HTTP clients and the gateway alike), if any. */
+export function connectionErrorCode(error: unknown): string | undefined {
+  return codesOf(error).find((c) => TRANSPORT_CODES.has(c));
+}
+
 /** Turns what undici threw into a TransportFailure, or returns undefined for a programming error. */
 export function asTransportFailure(
   error: unknown,
@@ -62,7 +69,7 @@ export function asTransportFailure(
   target: string,
 ): TransportFailure | undefined {
   if (aborted) return new TransportFailure('timeout', `${target} timed out`, { cause: error });
-  const code = codesOf(error).find((c) => TRANSPORT_CODES.has(c));
+  const code = connectionErrorCode(error);
   if (code) return new TransportFailure('unreachable', `${target} failed: ${code}`, { cause: error });
   return undefined;
 }
