@@ -57,6 +57,8 @@ describe('identity tokens', () => {
   it('are signed once per actor and reused for half their life, then signed anew', () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-24T10:00:00Z') });
     try {
+      // Its own signer: one shared with the other tests would hold tokens signed at the real time.
+      const internalAuth = createInternalAuth(INTERNAL_SECRET);
       const admin = internalAuth.sign({ id: 'u1', role: 'admin' });
       expect(internalAuth.sign({ id: 'u1', role: 'admin' })).toBe(admin);
       expect(internalAuth.sign({ id: 'u1', role: 'customer' })).not.toBe(admin);
