@@ -1,16 +1,19 @@
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { platformErrors } from '../errors.ts';
+import { createRateCounts, type RateCounts } from './rate-limit-counts.ts';
 
 export interface RateLimitOptions {
   readonly max: number;
   readonly windowSeconds: number;
   /**
-   * Counts in Redis, so that every gateway instance draws on one budget per user or address. The edge
-   * opens its own connection from this client's settings, made to fail at once rather than queue while
-   * Redis is unreachable. Then the shared limit fails open and a limit counted in this process's memory
-   * still applies, so a Redis outage neither takes the shop down nor removes all protection.
+   * Counts in Redis, so that every gateway instance draws on one budget per user or address (see
+   * `createRateCounts`: far from the limit counts are sent in batches, near it every request is counted
+   * there). The edge opens its own connection from this client's settings, made to fail at once rather
+   * than queue while Redis is unreachable. Then the limit fails open to the count in this process's
+   * memory, so a Redis outage neither takes the shop down nor removes all protection.
    */
   readonly redis?: Redis;
 }
@@ -18,77 +21,100 @@ export interface RateLimitOptions {
 /** How long a count may take in Redis before the request goes on without it. */
 const REDIS_COMMAND_TIMEOUT_MS = 250;
 
+/** Whom a request counts against: the signed-in user, else the client's address. */
+export function rateKeyOf(actorId: string | undefined, address: string | undefined): string {
+  return actorId !== undefined ? `user:${actorId}` : `addr:${address}`;
+}
+
+/** The edge's limit as written in `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers). */
+export function ratePolicy(options: Pick<RateLimitOptions, 'max' | 'windowSeconds'>): string {
+  return `"default";q=${options.max};w=${options.windowSeconds}`;
+}
+
+/**
+ * The headers of an answer let through with `current` requests counted and `ttlMs` left in the window,
+ * as the edge's `onSend` hook below writes them.
+ */
+export function rateHeaders(
+  options: Pick<RateLimitOptions, 'max' | 'windowSeconds'>,
+  current: number,
+  ttlMs: number,
+): Record<string, string> {
+  return {
+    'ratelimit-policy': ratePolicy(options),
+    ratelimit: `"default";r=${Math.max(0, options.max - current)};t=${Math.ceil(ttlMs / 1000)}`,
+  };
+}
+
 /**
  * Limits requests per signed-in user, else per client address. Answers 429 with `Retry-After`, and
- * writes `RateLimit-Policy` / `RateLimit` (draft-ietf-httpapi-ratelimit-headers) on every response.
+ * writes `RateLimit-Policy` / `RateLimit` (draft-ietf-httpapi-ratelimit-headers) on every response
+ * whose count it knows.
  * Runs after token verification, so a user's limit follows them across addresses.
  */
 export const rateLimitPlugin = fp(
   async (app, options: RateLimitOptions) => {
-    const common = {
+    const redis = options.redis?.duplicate({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      lazyConnect: false,
+      // Every count sent in one turn of the event loop goes to Redis in one write, not one each.
+      enableAutoPipelining: true,
+    });
+    // An unreachable Redis is expected here (the limit fails open); ioredis would log each attempt.
+    redis?.on('error', () => undefined);
+    const counts = createRateCounts({
+      max: options.max,
+      windowMs: options.windowSeconds * 1000,
+      ...(redis ? { redis } : {}),
+    });
+    app.decorate('rateCounts', counts);
+    app.addHook('onClose', async () => {
+      await counts.close();
+      redis?.disconnect();
+    });
+    await app.register(rateLimit, {
       global: true,
       max: options.max,
       timeWindow: options.windowSeconds * 1000,
       hook: 'onRequest',
       enableDraftSpec: true,
-      keyGenerator: (request) => (request.actor ? `user:${request.actor.id}` : `addr:${request.ip}`),
-      allowList: (request) => request.url.startsWith('/health'),
+      store: counts.Store,
+      keyGenerator: (request: FastifyRequest) => rateKeyOf(request.actor?.id, request.ip),
+      allowList: (request: FastifyRequest) => request.url.startsWith('/health'),
       errorResponseBuilder: (_request, context) =>
         Object.assign(platformErrors.RATE_LIMITED(`Try again in ${Math.ceil(context.ttl / 1000)} s`), {
           statusCode: 429,
         }),
-    } satisfies RateLimitPluginOptions;
-    let sharedCountFailed = () => false;
-    if (options.redis === undefined) {
-      await app.register(rateLimit, common);
-    } else {
-      const redis = options.redis.duplicate({
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-        lazyConnect: false,
-        // Every count asked for in one turn of the event loop goes to Redis in one write, not one each.
-        enableAutoPipelining: true,
-      });
-      // An unreachable Redis is expected here (the limit fails open); ioredis would log each attempt.
-      redis.on('error', () => undefined);
-      app.addHook('onClose', async () => {
-        redis.disconnect();
-      });
-      sharedCountFailed = () => redis.status !== 'ready';
-      // The local limit runs first and speaks only when it refuses, so the shared one writes the headers.
-      await app.register(rateLimit, {
-        ...common,
-        addHeadersOnExceeding: {
-          'ratelimit-limit': false,
-          'ratelimit-remaining': false,
-          'ratelimit-reset': false,
-        },
-      });
-      await app.register(rateLimit, {
-        ...common,
-        redis,
-        nameSpace: 'splitshop-rate-limit:',
-        skipOnError: true,
-      });
-    }
-    const policy = `"default";q=${options.max};w=${options.windowSeconds}`;
+    } satisfies RateLimitPluginOptions);
+    // Without the shared count the numbers would claim a budget this instance cannot know: say nothing.
+    const unshared = () => redis !== undefined && !counts.shared();
+    const policy = ratePolicy(options);
     // A callback hook, not an async one: it runs on every response and has nothing to wait for.
+    // @fastify/rate-limit writes the older draft's three headers; the answer carries the current draft's
+    // two (`RateLimit-Policy` and `RateLimit`), as the gateway's fast path writes them.
     app.addHook('onSend', (_request, reply, payload, done) => {
-      // Without the shared count the numbers would claim a full budget: better say nothing.
-      if (reply.statusCode !== 429 && sharedCountFailed()) {
+      const limit = reply.getHeader('ratelimit-limit');
+      if (limit !== undefined) {
+        const remaining = reply.getHeader('ratelimit-remaining') ?? 0;
+        const reset = reply.getHeader('ratelimit-reset') ?? 0;
         reply.removeHeader('ratelimit-limit').removeHeader('ratelimit-remaining');
         reply.removeHeader('ratelimit-reset');
-      }
-      if (reply.hasHeader('ratelimit-limit')) {
-        reply.header('ratelimit-policy', policy);
-        reply.header(
-          'ratelimit',
-          `"default";r=${reply.getHeader('ratelimit-remaining') ?? 0};t=${reply.getHeader('ratelimit-reset') ?? 0}`,
-        );
+        if (reply.statusCode === 429 || !unshared()) {
+          reply.header('ratelimit-policy', policy);
+          reply.header('ratelimit', `"default";r=${remaining};t=${reset}`);
+        }
       }
       done(null, payload);
     });
   },
   { name: 'splitshop-rate-limit', dependencies: ['splitshop-auth'] },
 );
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The edge's request counts, for the gateway's fast path: the ones `@fastify/rate-limit` decides on. */
+    rateCounts: RateCounts;
+  }
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
@@ -35,9 +36,25 @@ export interface EdgeOptions {
    * routes (`own`): the gateway serves the document of the services behind it.
    */
   readonly openapiDocument?: (own: object) => Promise<object>;
+  /** Asked first for every request, once the edge is ready; fastify answers what it leaves. */
+  readonly fastPath?: (app: FastifyInstance) => FastPath;
 }
 
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The id a request goes by: a well-formed `X-Request-Id` it came with (the gateway's, behind it), else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const sent = req.headers['x-request-id'];
+  return typeof sent === 'string' && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/**
+ * Takes a request before fastify routes it, and answers it whole; `false` leaves it to fastify untouched.
+ * The gateway's path for plain proxied reads (see `gateway/fast-path.ts`).
+ */
+export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /** Bodies are never coerced: `"1"` is not a number. Query strings and params are text, so they are. */
 function createValidators() {
@@ -58,30 +75,41 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     throw new Error('The internal identity mode needs internalAuth');
   if (internalAuth === undefined && options.rateLimit === undefined)
     throw new Error('A public edge needs rate limits');
-  const app = Fastify({
+  const httpOptions = {
+    requestTimeout: options.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
+  };
+  // The server fastify would make, with the fast path asked first; it is built once the edge is ready.
+  let fastPath: FastPath | undefined;
+  const serveFastPathFirst = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+    const server = createServer(httpOptions, (req, res) => {
+      fastPath ??= options.fastPath!(app);
+      if (!fastPath(req, res)) handler(req, res);
+    });
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.setTimeout(connectionTimeoutMs);
+    return server;
+  };
+  const connectionTimeoutMs = options.requestTimeoutMs + 5_000;
+  const app: FastifyInstance = Fastify({
     loggerInstance: options.log,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
-    genReqId: (req) => {
-      // Behind the gateway this is the id it chose, so one id follows the request everywhere (a request
-      // without a valid credential gets no further than the auth hook, which logs it under this id).
-      const sent = req.headers['x-request-id'];
-      return typeof sent === 'string' && SANE_REQUEST_ID.test(sent) ? sent : randomUUID();
-    },
+    // Behind the gateway this is the id it chose, so one id follows the request everywhere (a request
+    // without a valid credential gets no further than the auth hook, which logs it under this id).
+    genReqId: requestIdOf,
     // The gateway writes X-Forwarded-For from the client's connection: the login throttle needs that address.
     ...(internalAuth !== undefined ? { trustProxy: (_address: string, hop: number) => hop === 0 } : {}),
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     // A socket idle while its request is still being worked on is cut only after the request's own time
     // limit, so a caller (the gateway) answers a slow request 504 instead of its client losing the connection.
-    connectionTimeout: options.requestTimeoutMs + 5_000,
-    keepAliveTimeout: 5000,
+    connectionTimeout: connectionTimeoutMs,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Given to Node at construction, or a body sent one byte at a time is never timed out; and Node looks
     // for requests past their limit every 30 s by default, which would give a slow client double.
-    http: {
-      requestTimeout: options.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
-    },
+    http: httpOptions,
+    ...(options.fastPath !== undefined ? { serverFactory: serveFastPathFirst } : {}),
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
     return503OnClosing: true,
