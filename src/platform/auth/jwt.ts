@@ -47,6 +47,11 @@ declare module 'fastify' {
     /** preHandler: 401 without a valid token, 403 unless the caller is an admin. */
     requireAdmin(request: FastifyRequest): Promise<void>;
     issueToken(actor: Actor): AccessToken;
+    /**
+     * The caller of an `Authorization` header whose token this edge has verified and that has not
+     * expired; `undefined` for any other, including a valid token not yet seen. Public edges only.
+     */
+    verifiedActor(authorization: string): Actor | undefined;
   }
 }
 
@@ -143,16 +148,22 @@ export const authPlugin = fp(
       // expires. Keyed by the whole token, so no other token can match; refusals are never kept.
       const verified = new Map<string, { readonly actor: Actor; readonly until: number }>();
       const skewMs = options.clockSkewSeconds * 1000;
+      const tokenOf = (header: string) =>
+        /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header)?.[1];
+      app.decorate('verifiedActor', (header: string): Actor | undefined => {
+        const token = tokenOf(header);
+        const known = token === undefined ? undefined : verified.get(token);
+        return known !== undefined && known.until > Date.now() ? known.actor : undefined;
+      });
       // A callback hook: it runs on every request and has nothing to wait for.
       app.addHook('onRequest', (request, _reply, done) => {
         const header = request.headers.authorization;
         if (header === undefined) return done();
-        const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
-        if (!match) {
+        const token = tokenOf(header);
+        if (token === undefined) {
           request.authError = 'The Authorization header must be "Bearer <token>"';
           return done();
         }
-        const token = match[1]!;
         let known = verified.get(token);
         if (known === undefined || known.until <= Date.now()) {
           try {

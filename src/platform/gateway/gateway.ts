@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
-import { isAppError, platformErrors } from '../errors.ts';
+import { type AppError, isAppError, platformErrors } from '../errors.ts';
 import { createEdge, type EdgeOptions } from '../http/server.ts';
 import type { InternalAuth } from '../rpc/identity.ts';
 import {
@@ -18,10 +18,11 @@ import {
   storable,
 } from './cache.ts';
 import { readAll, type UpstreamAnswer } from './exchange.ts';
+import { type Answer, createFastPath, type FastPathStats, type Forwarding, type Route } from './fast-path.ts';
 import { gatewayHealthRoutes } from './health.ts';
 import { createOpenApiMerger } from './openapi.ts';
 import { normalizePath } from './paths.ts';
-import { copyResponseHeaders, forward, forwardedHeaders } from './proxy.ts';
+import { endToEndHeaders, forward, forwardedHeaders } from './proxy.ts';
 import { compileRoutes, type GatewayRoute } from './routes.ts';
 import {
   createUpstreams,
@@ -53,10 +54,18 @@ export interface GatewayOptions {
    * write may have been acted on, and nothing would stop a second instance acting on it again. Default none.
    */
   readonly keyedWrites?: ReadonlyArray<{ readonly method: string; readonly path: string }>;
+  /**
+   * Plain proxied reads skip fastify's request lifecycle (`fast-path.ts`); on by default. `false` sends
+   * every request through fastify, as tests do to show both paths answer alike.
+   */
+  readonly fastPath?: boolean;
 }
 
-/** The gateway's fastify instance, with its edge cache for the composition root's event subscription. */
-export type Gateway = FastifyInstance & { readonly edgeCache: EdgeCache | undefined };
+/** The gateway's fastify instance, with its edge cache for the composition root's event subscription and its fast path's counts. */
+export type Gateway = FastifyInstance & {
+  readonly edgeCache: EdgeCache | undefined;
+  readonly fastPathStats: FastPathStats;
+};
 
 const DEFAULT_CACHE = { maxEntries: 10_000, ttlMs: 1_000 };
 const NO_BODY = new Set([204, 304]);
@@ -91,13 +100,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { internalAuth } = options;
   const keyedWrites = new Set((options.keyedWrites ?? []).map((w) => `${w.method} ${w.path}`));
 
+  const fastPathStats: FastPathStats = { taken: 0 };
   const app = await createEdge({
     ...options.edge,
     log: options.log,
     rateLimit: { ...options.edge.rateLimit, ...(options.redis ? { redis: options.redis } : {}) },
     openapiDocument: createOpenApiMerger({ services, routes, upstreams, internalAuth }),
+    ...(options.fastPath === false
+      ? {}
+      : {
+          fastPath: (edge) =>
+            createFastPath({
+              app: edge,
+              log: options.log,
+              rateLimit: options.edge.rateLimit,
+              sharedLimits: options.redis !== undefined,
+              routeOf,
+              answer,
+              closing: () => closing,
+              stats: fastPathStats,
+            }),
+        }),
+  });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
   app.decorate('edgeCache', cache);
+  app.decorate('fastPathStats', fastPathStats);
   app.addHook('onReady', async () => upstreams.start());
   app.addHook('onClose', () => upstreams.close());
   await app.register(gatewayHealthRoutes, {
@@ -106,59 +137,41 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.redis ? { redis: options.redis } : {}),
   });
 
-  function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedResponse) {
-    reply.headers(cached.headers);
-    if (noneMatch(request.headers['if-none-match'], cached.headers.etag)) return reply.code(304).send();
-    return reply.code(cached.status).send(cached.body);
-  }
-
-  async function proxy(request: FastifyRequest, reply: FastifyReply) {
-    const url = request.raw.url ?? '/';
-    const mark = url.indexOf('?');
-    const normal = normalizePath(mark === -1 ? url : url.slice(0, mark));
-    if (!normal.ok) throw platformErrors.VALIDATION_FAILED(normal.reason);
-    const { path } = normal;
-    const service = routes.lookup(path);
-    if (service === undefined) throw platformErrors.NOT_FOUND(`No route for ${request.method} ${path}`);
-    const query = mark === -1 ? '' : url.slice(mark + 1);
-    const { method } = request;
-
-    const key = cache?.keyOf(method, path, query, request.apiVersion);
+  /** What a request is answered, from the edge cache or from the service that owns its path. */
+  async function answer(call: Forwarding): Promise<Answer> {
+    const { method, path, query, service } = call;
+    const key = cache?.keyOf(method, path, query, call.caller.apiVersion);
     let ticket = 0;
     if (key !== undefined) {
       const hit = cache!.get(key);
-      if (hit !== undefined) return sendCached(request, reply, hit);
+      if (hit !== undefined) return cachedAnswer(call, hit);
       ticket = cache!.ticket();
     }
-    const identity = internalAuth.sign(request.actor);
+    const identity = internalAuth.sign(call.actor);
     const write = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
-    let answer: UpstreamAnswer;
+    let upstream: UpstreamAnswer;
     try {
-      answer = await forward(
+      upstream = await forward(
         upstreams.get(service)!,
         {
           method: method as Dispatcher.HttpMethod,
-          path: mark === -1 ? path : `${path}?${query}`,
+          path: query === '' ? path : `${path}?${query}`,
           // A cacheable read asks for the whole answer: the gateway answers If-None-Match itself.
-          headers: forwardedHeaders(request, identity, key !== undefined),
-          body: request.body as Buffer | undefined,
+          headers: forwardedHeaders(call.caller, identity, key !== undefined),
+          body: call.body,
           idempotent:
             !write ||
-            (request.headers['idempotency-key'] !== undefined && keyedWrites.has(`${method} ${path}`)),
-          deadline: Date.now() - reply.elapsedTime + upstreamOptions.timeoutMs,
+            (call.caller.headers['idempotency-key'] !== undefined && keyedWrites.has(`${method} ${path}`)),
+          deadline: call.startedAt + upstreamOptions.timeoutMs,
         },
         upstreamOptions,
       );
-    } catch (error) {
-      if (isAppError(error) && typeof error.extra.retry_after === 'number')
-        reply.header('retry-after', error.extra.retry_after);
-      throw error;
     } finally {
       // Whatever a write to a product answered, it may have changed it: drop it before anyone hears back.
       if (write && cache !== undefined && isProductPath(path)) cache.invalidateProduct(productIdOf(path));
     }
 
-    const { statusCode, headers, body } = answer;
+    const { statusCode, headers, body } = upstream;
     if (key !== undefined && storable(statusCode, headers)) {
       const cached: CachedResponse = {
         status: statusCode,
@@ -171,15 +184,58 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         body: await readWhole(body, service),
       };
       cache!.set(key, ticket, cached);
-      return sendCached(request, reply, cached);
+      return cachedAnswer(call, cached);
     }
-    copyResponseHeaders(reply, headers);
-    reply.code(statusCode);
     if (method === 'HEAD' || NO_BODY.has(statusCode)) {
       if (!Buffer.isBuffer(body)) body.resume();
-      return reply.send();
+      return { status: statusCode, headers: endToEndHeaders(headers), body: undefined };
     }
-    return reply.send(body);
+    return { status: statusCode, headers: endToEndHeaders(headers), body };
+  }
+
+  function cachedAnswer(call: Forwarding, cached: CachedResponse): Answer {
+    if (noneMatch(call.caller.headers['if-none-match'], cached.headers.etag))
+      return { status: 304, headers: cached.headers, body: undefined };
+    return { status: cached.status, headers: cached.headers, body: cached.body };
+  }
+
+  /** Where a path goes: its normal form, and the service that owns it. */
+  function routeOf(method: string, url: string): Route | AppError {
+    const mark = url.indexOf('?');
+    const normal = normalizePath(mark === -1 ? url : url.slice(0, mark));
+    if (!normal.ok) return platformErrors.VALIDATION_FAILED(normal.reason);
+    const service = routes.lookup(normal.path);
+    if (service === undefined) return platformErrors.NOT_FOUND(`No route for ${method} ${normal.path}`);
+    return { path: normal.path, query: mark === -1 ? '' : url.slice(mark + 1), service };
+  }
+
+  async function proxy(request: FastifyRequest, reply: FastifyReply) {
+    const route = routeOf(request.method, request.raw.url ?? '/');
+    if (isAppError(route)) throw route;
+    let answered: Answer;
+    try {
+      answered = await answer({
+        ...route,
+        method: request.method,
+        actor: request.actor,
+        body: request.body as Buffer | undefined,
+        startedAt: Date.now() - reply.elapsedTime,
+        caller: {
+          headers: request.headers,
+          address: request.socket.remoteAddress,
+          protocol: request.protocol,
+          requestId: request.id,
+          apiVersion: request.apiVersion,
+        },
+      });
+    } catch (error) {
+      if (isAppError(error) && typeof error.extra.retry_after === 'number')
+        reply.header('retry-after', error.extra.retry_after);
+      throw error;
+    }
+    reply.headers(answered.headers);
+    reply.code(answered.status);
+    return answered.body === undefined ? reply.send() : reply.send(answered.body);
   }
 
   // Encapsulated, so only the catch-all takes bodies as they came: the service parses and validates them.

@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isBrokenCircuitError } from 'cockatiel';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { traceparentFrom } from '../context.ts';
 import { platformErrors } from '../errors.ts';
+import type { ApiVersion } from '../money.ts';
 import { IDENTITY_HEADER } from '../rpc/identity.ts';
 import { BrokenAnswerError, exchange, type UpstreamAnswer } from './exchange.ts';
 import { type Instance, isTransportFailure, isUpstreamTimeout, type Upstream } from './upstreams.ts';
@@ -48,17 +48,27 @@ function droppedByPrefix(name: string): boolean {
 /** Headers of an answer that belong to the connection to the service, not to the client's. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/** Who sent a request, and how, as the gateway's edge knows it. */
+export interface Caller {
+  readonly headers: IncomingHttpHeaders;
+  /** The address of the client's connection. */
+  readonly address: string | undefined;
+  readonly protocol: 'http' | 'https';
+  readonly requestId: string;
+  readonly apiVersion: ApiVersion;
+}
+
 /**
  * The headers a request carries to the service: the client's end-to-end headers, without the dropped
  * ones nor any named in its `Connection` header; `X-Forwarded-*` from the real connection; the
  * gateway's request id and API version; and `identity`, the signed call context.
  */
 export function forwardedHeaders(
-  request: FastifyRequest,
+  caller: Caller,
   identity: string,
   dropConditional: boolean,
 ): Record<string, string | string[]> {
-  const incoming: IncomingHttpHeaders = request.headers;
+  const incoming = caller.headers;
   const out: Record<string, string | string[]> = {};
   const connection = incoming.connection;
   const named =
@@ -72,11 +82,11 @@ export function forwardedHeaders(
     const value = incoming[name];
     if (value !== undefined) out[name] = value;
   }
-  out['x-forwarded-for'] = request.socket.remoteAddress ?? '';
-  out['x-forwarded-proto'] = request.protocol;
+  out['x-forwarded-for'] = caller.address ?? '';
+  out['x-forwarded-proto'] = caller.protocol;
   if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
-  out['x-request-id'] = request.id;
-  out['api-version'] = request.apiVersion === 2 ? '2' : '1';
+  out['x-request-id'] = caller.requestId;
+  out['api-version'] = caller.apiVersion === 2 ? '2' : '1';
   // The client's trace context goes on when it is well formed; a malformed one would break the trace.
   const traceparent = traceparentFrom(incoming.traceparent);
   if (traceparent !== undefined) out.traceparent = traceparent;
@@ -84,13 +94,15 @@ export function forwardedHeaders(
   return out;
 }
 
-/** Copies an answer's end-to-end headers to the reply. */
-export function copyResponseHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
+/** An answer's end-to-end headers, for the client. */
+export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || name.startsWith('proxy-')) continue;
     const value = headers[name];
-    if (value !== undefined) reply.header(name, value);
+    if (value !== undefined) out[name] = value;
   }
+  return out;
 }
 
 /** A request as it goes to a service: the body is buffered, so it can be sent again to another instance. */
