@@ -7,11 +7,13 @@ import type { Redis } from 'ioredis';
  * A round trip to Redis per request would cost more CPU than the rest of a gateway hop together, so a
  * key far below its limit is counted here and its count sent to Redis in one `INCRBY` per `batch`
  * requests or per `syncMs`, whichever comes first; each answer brings the shared total back. A request
- * is counted in Redis before it is let through when its key is within `margin` (at least 64, a tenth of
- * the limit) of the limit, or when this instance has not heard the key's total for `syncMs` (a new or
- * quiet key). So the limit is exact unless the key's traffic over all instances passes about `margin`
- * requests in `syncMs` (1,280 a second for the defaults), when each instance may let through up to
- * `batch` more before it hears the total. A limit of 64 or less is counted in Redis on every request.
+ * is counted in Redis before it is let through when its key is within `margin` of the limit (a tenth of
+ * it, at least 64), or when this instance has not heard the key's total for four `syncMs` (a new or
+ * quiet key). `batch` is a quarter of `margin`, at least 16. So the limit is exact unless the key's
+ * traffic over all instances passes about `margin` requests in 4 × `syncMs` (320 a second for a limit
+ * of a few hundred a minute), when each instance may let through up to `batch` more before it hears
+ * the total.
+ * A limit of 64 or less is counted in Redis on every request.
  *
  * While Redis is unreachable the counts go on here (what could not be sent is sent when it is back),
  * so each instance still limits on its own.
@@ -55,7 +57,7 @@ export interface RateCountOptions {
   readonly nameSpace?: string;
   /** How often counts are sent to Redis (default 50 ms). */
   readonly syncMs?: number;
-  /** How many requests a key may count here before they are sent (default 16). */
+  /** How many requests a key may count here before they are sent (default a quarter of the margin, at least 16). */
   readonly batch?: number;
 }
 
@@ -95,8 +97,10 @@ type RedisWithAdd = Redis & {
 
 export function createRateCounts(options: RateCountOptions): RateCounts {
   const { max, windowMs } = options;
-  const batch = options.batch ?? 16;
-  const margin = Math.max(4 * batch, Math.ceil(max / 10));
+  const margin = Math.max(64, Math.ceil(max / 10));
+  // What one instance may count unsent is a quarter of the margin: a round trip per 16 requests for
+  // the limits people set (hundreds a minute), and only the timer's for a limit in the millions.
+  const batch = options.batch ?? Math.max(16, Math.floor(margin / 4));
   const nameSpace = options.nameSpace ?? 'splitshop-rate-limit:';
   const redis = options.redis as RedisWithAdd | undefined;
   if (redis !== undefined && typeof redis.splitshopRateAdd !== 'function')
@@ -158,6 +162,8 @@ export function createRateCounts(options: RateCountOptions): RateCounts {
     }
   }
   const syncMs = options.syncMs ?? 50;
+  // A busy event loop runs the timer late: a total heard four rounds ago is still good to go by.
+  const staleMs = 4 * syncMs;
   const timer = redis === undefined ? undefined : setInterval(flush, syncMs);
   timer?.unref();
 
@@ -166,7 +172,7 @@ export function createRateCounts(options: RateCountOptions): RateCounts {
     const entry = entryOf(key, now);
     if (view(entry) + 1 > max - margin) return undefined;
     // What this instance knows of the total is too old to go by: hear it first.
-    if (shared() && now - entry.heardAt > syncMs) return undefined;
+    if (shared() && now - entry.heardAt > staleMs) return undefined;
     entry.local += 1;
     if (entry.local >= batch && shared()) send(key, entry).catch(() => undefined);
     return { current: view(entry), ttl: entry.until - now };
