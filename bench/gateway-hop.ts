@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { createSigner } from 'fast-jwt';
 import { Redis } from 'ioredis';
@@ -18,7 +19,10 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
  * identity signed, path normalization, round robin, breaker), once with its rate limits counted in
  * memory and once shared through Redis as several gateways share them (when Redis is reachable).
  * Ratios are to the first proxy measured.
- * Each server runs in its own process; autocannon runs in this one.
+ * Each server runs in its own process; autocannon runs in this one. Where `taskset` is there and the
+ * machine has two cores or more, the server under test has a core to itself and the load and the
+ * upstream share another, so each figure is that server's own cost, not how the scheduler shared cores
+ * among three busy processes (on 2 cores that varied the ratios by ±20% from run to run).
  *
  *   node --experimental-strip-types bench/gateway-hop.ts
  *
@@ -139,18 +143,24 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** `taskset`, when it is there and there are two cores to give out; else nothing is pinned. */
+const PINNING = availableParallelism() >= 2 && spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
+/** The core of the server under test; the load (this process) and the upstream share core 0. */
+const coreOf = (role: Role) => (role === 'upstream' ? '0' : '1');
+
 function start(role: Role, target = ''): Promise<Started> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--experimental-strip-types',
-      '--disable-warning=ExperimentalWarning',
-      import.meta.filename,
-      role,
-      target,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const args = [
+    '--experimental-strip-types',
+    '--disable-warning=ExperimentalWarning',
+    import.meta.filename,
+    role,
+    target,
+  ];
+  const proc = PINNING
+    ? spawn('taskset', ['-c', coreOf(role), process.execPath, ...args], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
     proc.once('exit', (code) => fail(new Error(`${role} exited with ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -234,6 +244,12 @@ interface Target {
 }
 
 async function main(): Promise<void> {
+  if (PINNING) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)]);
+  process.stderr.write(
+    PINNING
+      ? '[bench] each server under test on core 1; the load and the upstream on core 0\n'
+      : '[bench] taskset is not there (or one core): nothing is pinned\n',
+  );
   const upstream = await start('upstream');
   const stops = [upstream.stop];
   try {
@@ -303,7 +319,8 @@ async function main(): Promise<void> {
     console.log(
       [
         '',
-        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, one process per server;`,
+        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, one process per server` +
+          (PINNING ? ', the server under test alone on a core;' : ';'),
         "CPU is the server process's user + system time over the requests it answered.",
         '',
         `| hop                          |  req/s | × raw | × ${baseline.name} | CPU µs/request | CPU efficiency × ${baseline.name} |`,
