@@ -126,7 +126,7 @@ export function createRateCounts(options: RateCountOptions): RateCounts {
 
   function evictOldest(): void {
     for (const [key, entry] of entries) {
-      if (entry.local > 0) void send(key, entry);
+      if (entry.local > 0 && shared()) send(key, entry).catch(() => undefined);
       entries.delete(key);
       if (entries.size < MAX_ENTRIES * 0.9) return;
     }
@@ -157,15 +157,18 @@ export function createRateCounts(options: RateCountOptions): RateCounts {
   function flush(): void {
     const now = Date.now();
     for (const [key, entry] of entries) {
-      if (entry.local > 0 && shared()) send(key, entry).catch(() => undefined);
-      else if (entry.until <= now && entry.pending === 0 && entry.local === 0) entries.delete(key);
+      // A window that is over is forgotten, with what was not sent of it: Redis forgot it too.
+      if (entry.until <= now) {
+        if (entry.pending === 0) entries.delete(key);
+      } else if (entry.local > 0 && shared()) send(key, entry).catch(() => undefined);
     }
   }
   const syncMs = options.syncMs ?? 50;
   // A busy event loop runs the timer late: a total heard four rounds ago is still good to go by.
   const staleMs = 4 * syncMs;
-  const timer = redis === undefined ? undefined : setInterval(flush, syncMs);
-  timer?.unref();
+  // Without Redis there is nothing to send: the timer only forgets the keys whose window is over.
+  const timer = setInterval(flush, redis === undefined ? 1_000 : syncMs);
+  timer.unref();
 
   function take(key: string): { current: number; ttl: number } | undefined {
     const now = Date.now();
@@ -222,7 +225,7 @@ export function createRateCounts(options: RateCountOptions): RateCounts {
     take,
     shared,
     async close() {
-      if (timer !== undefined) clearInterval(timer);
+      clearInterval(timer);
       if (!shared()) return;
       await Promise.allSettled(
         [...entries].filter(([, entry]) => entry.local > 0).map(([key, entry]) => send(key, entry)),
