@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -9,30 +8,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { type RateLimitOptions, rateHeaders, rateKeyOf } from '../http/rate-limit.ts';
 import { type FastPath, requestIdOf } from '../http/server.ts';
 import { splitVersion, versionAsked } from '../http/versioning.ts';
-import type { Caller } from './proxy.ts';
-
-/** A request the gateway forwards, as either path hands it over. */
-export interface Forwarding {
-  readonly method: string;
-  /** The normal path, its query string (without `?`), and the service that owns the path. */
-  readonly path: string;
-  readonly query: string;
-  readonly service: string;
-  readonly actor: Actor | undefined;
-  readonly body: Buffer | undefined;
-  /** When the gateway took the request (epoch ms): its deadline counts from here. */
-  readonly startedAt: number;
-  readonly caller: Caller;
-}
-
-/** What the client hears: a status, the end-to-end headers, and the body (none for HEAD, 204, 304). */
-export interface Answer {
-  readonly status: number;
-  readonly headers: OutgoingHttpHeaders;
-  readonly body: Buffer | Readable | undefined;
-}
-
-export type Route = Pick<Forwarding, 'path' | 'query' | 'service'>;
+import type { Answer, Caller, Forwarding, Route } from './proxy.ts';
 
 export interface FastPathOptions {
   readonly app: FastifyInstance;

@@ -18,11 +18,18 @@ import {
   storable,
 } from './cache.ts';
 import { readAll, type UpstreamAnswer } from './exchange.ts';
-import { type Answer, createFastPath, type FastPathStats, type Forwarding, type Route } from './fast-path.ts';
+import { createFastPath, type FastPathStats } from './fast-path.ts';
 import { gatewayHealthRoutes } from './health.ts';
 import { createOpenApiMerger } from './openapi.ts';
 import { normalizePath } from './paths.ts';
-import { endToEndHeaders, forward, forwardedHeaders } from './proxy.ts';
+import {
+  type Answer,
+  endToEndHeaders,
+  type Forwarding,
+  forward,
+  forwardedHeaders,
+  type Route,
+} from './proxy.ts';
 import { compileRoutes, type GatewayRoute } from './routes.ts';
 import {
   createUpstreams,

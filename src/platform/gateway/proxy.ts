@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { isBrokenCircuitError } from 'cockatiel';
 import type { Dispatcher } from 'undici';
-import { traceparentFrom } from '../context.ts';
+import { type Actor, traceparentFrom } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 import type { ApiVersion } from '../money.ts';
 import { IDENTITY_HEADER } from '../rpc/identity.ts';
@@ -57,6 +58,29 @@ export interface Caller {
   readonly requestId: string;
   readonly apiVersion: ApiVersion;
 }
+
+/** A request the gateway forwards, as either path hands it over. */
+export interface Forwarding {
+  readonly method: string;
+  /** The normal path, its query string (without `?`), and the service that owns the path. */
+  readonly path: string;
+  readonly query: string;
+  readonly service: string;
+  readonly actor: Actor | undefined;
+  readonly body: Buffer | undefined;
+  /** When the gateway took the request (epoch ms): its deadline counts from here. */
+  readonly startedAt: number;
+  readonly caller: Caller;
+}
+
+/** What the client hears: a status, the end-to-end headers, and the body (none for HEAD, 204, 304). */
+export interface Answer {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer | Readable | undefined;
+}
+
+export type Route = Pick<Forwarding, 'path' | 'query' | 'service'>;
 
 /**
  * The headers a request carries to the service: the client's end-to-end headers, without the dropped
