@@ -10,7 +10,7 @@ import type { UsersApi, UsersEvents } from './contract.ts';
 import { createPasswordHasher } from './password.ts';
 import { createUsersRepository, type UsersDatabase } from './repository.ts';
 import { createUsersRoutes } from './routes.ts';
-import { createUsersService } from './service.ts';
+import { accountNamedBy, createUsersService } from './service.ts';
 
 export interface UsersModuleDeps {
   readonly database: ModuleDatabase<UsersDatabase>;
@@ -31,8 +31,9 @@ export function createUsersModule(deps: UsersModuleDeps): ModuleInstance<UsersAp
     log,
     source: 'users',
   });
+  const repository = createUsersRepository(database.db);
   const service = createUsersService({
-    repository: createUsersRepository(database.db),
+    repository,
     outbox,
     passwords: createPasswordHasher({ concurrency: deps.passwordHashConcurrency }),
     log,
@@ -41,7 +42,10 @@ export function createUsersModule(deps: UsersModuleDeps): ModuleInstance<UsersAp
   return {
     name: 'users',
     api,
-    routes: createUsersRoutes(api, { loginThrottle: deps.loginThrottle }),
+    routes: createUsersRoutes(api, {
+      loginThrottle: deps.loginThrottle,
+      accountOf: async (login) => (await accountNamedBy(repository, login))?.id,
+    }),
     migrations: usersMigrations,
     subscriptions: [],
     // The composition root checks the database itself; nothing else is needed here.

@@ -80,6 +80,19 @@ describe('users routes', () => {
     );
   });
 
+  it("counts an account's failures whether they named it by username or by email", async () => {
+    await register('ada');
+    expect((await login({ username: 'ada', password: 'wrong-password' })).statusCode).toBe(401);
+    expect((await login({ email: 'ADA@example.com', password: 'wrong-password' })).statusCode).toBe(401);
+    const third = await login({ email: 'ada@example.com', password: 'a-good-password' }, '10.0.0.2');
+    expect(third.statusCode).toBe(429);
+    // A name no account has is counted apart from every account.
+    expect((await login({ username: 'nobody', password: 'wrong-password' }, '10.0.0.3')).statusCode).toBe(
+      401,
+    );
+    expect((await login({ username: 'ada', password: 'a-good-password' }, '10.0.0.4')).statusCode).toBe(429);
+  });
+
   it('does not count successful logins', async () => {
     await register('ada');
     for (let i = 0; i < 5; i += 1) {

@@ -53,11 +53,13 @@ const bearer = [{ bearer: [] }];
 
 export interface UsersRoutesOptions {
   readonly loginThrottle: LoginThrottle;
+  /** The id of the account a username or email names, if any: failed logins count against it. */
+  readonly accountOf: (login: string) => Promise<string | undefined>;
 }
 
 /** `/auth/register`, `/auth/login` and `/users`, as API.md describes them. */
 export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): FastifyPluginAsync {
-  const { loginThrottle } = options;
+  const { loginThrottle, accountOf } = options;
   return async (instance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -91,7 +93,12 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
       async (request, reply) => {
         const { body } = request;
         const login = 'username' in body ? body.username : body.email;
-        const keys: LoginKeys = { username: login, address: request.ip };
+        // An account's username and email share one budget; a name no account has, one of its own.
+        const account = await accountOf(login);
+        const keys: LoginKeys = {
+          username: account === undefined ? `login:${login}` : `account:${account}`,
+          address: request.ip,
+        };
         try {
           await loginThrottle.check(keys);
         } catch (error) {

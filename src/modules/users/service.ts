@@ -117,6 +117,18 @@ function mayAccess(ctx: CallContext, id: string): boolean {
   return ctx.actor !== undefined && (ctx.actor.id === id || ctx.actor.role === 'admin');
 }
 
+/**
+ * The account a login names, by username or by email (either case), if there is one: what failed logins
+ * are counted against, so the username and the email of one account share one budget.
+ */
+export function accountNamedBy(
+  repository: Pick<UsersRepository, 'findByEmail' | 'findByUsername'>,
+  login: string,
+): Promise<UserRow | undefined> {
+  const name = login.toLowerCase();
+  return name.includes('@') ? repository.findByEmail(name) : repository.findByUsername(name);
+}
+
 export function createUsersService(deps: UsersServiceDeps): UsersApi {
   const { repository, outbox, passwords, log } = deps;
   const clock = deps.clock ?? systemClock;
@@ -162,10 +174,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
       if (characters(password) > PASSWORD_MAX_LENGTH || login.length > EMAIL_MAX_LENGTH) {
         throw usersErrors.INVALID_CREDENTIALS();
       }
-      const name = login.toLowerCase();
-      const row = name.includes('@')
-        ? await repository.findByEmail(name)
-        : await repository.findByUsername(name);
+      const row = await accountNamedBy(repository, login);
       const matches = await passwords.verify(row?.password_hash, password);
       if (!row || !matches) {
         log.info({ request_id: ctx.requestId }, 'login refused');

@@ -4,7 +4,7 @@ import { platformErrors } from '../errors.ts';
 
 /** What a login attempt is counted by: the name it tried and the address it came from. */
 export interface LoginKeys {
-  /** The username or email tried; counted lowercased. */
+  /** What the attempt names: the account it names, else the username or email tried; counted lowercased. */
   readonly username: string;
   readonly address: string;
 }
