@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../../platform/log.ts';
+import { backoffMs, createDrainWorker, type DrainWorker } from '../../platform/worker.ts';
 import type { NotificationSender } from './ports.ts';
 import {
   type DueNotification,
@@ -63,20 +64,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const baseBackoffMs = options.baseBackoffMs ?? 1000;
   const maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
   const batchSize = options.batchSize ?? 50;
-
+  // Set by stop: the batch in flight sends nothing more.
   let stopped = true;
-  let running = false;
-  let wakeAgain = false;
-  let current: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
-  function backoffMs(attempts: number): number {
-    return Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1));
-  }
 
   async function dispatchOne({ row, username, email }: DueNotification): Promise<void> {
     const attempts = row.attempts + 1;
-    const retryAt = new Date(Date.now() + backoffMs(attempts)).toISOString();
+    const retryAt = new Date(
+      Date.now() + backoffMs(attempts, { baseMs: baseBackoffMs, maxMs: maxBackoffMs }),
+    ).toISOString();
     if (!(await recordAttempt(db, row.id, attempts, retryAt))) return;
     try {
       await sender.send({ notification: toNotification(row), to: { user_id: row.user_id, email, username } });
@@ -100,56 +95,24 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return due.length;
   }
 
-  async function loop(): Promise<void> {
-    running = true;
-    try {
-      do {
-        wakeAgain = false;
-        let n: number;
-        do {
-          n = await dispatchBatch();
-        } while (n === batchSize && !stopped);
-      } while (wakeAgain && !stopped);
-    } catch (err) {
-      log.error({ err }, 'notification dispatch failed; will retry');
-    } finally {
-      running = false;
-    }
-  }
-
-  function kick(): void {
-    if (stopped) return;
-    if (running) {
-      wakeAgain = true;
-      return;
-    }
-    current = loop();
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      kick();
-      schedule();
-    }, intervalMs);
-    timer.unref();
-  }
+  const worker: DrainWorker = createDrainWorker({
+    batch: dispatchBatch,
+    batchSize,
+    intervalMs,
+    log,
+    failure: 'notification dispatch failed; will retry',
+  });
 
   return {
     start() {
-      if (!stopped) return;
       stopped = false;
-      kick();
-      schedule();
+      worker.start();
     },
-    notify: kick,
-    async idle() {
-      while (running) await current;
-    },
-    async stop() {
+    notify: worker.notify,
+    idle: worker.idle,
+    stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await current;
+      return worker.stop();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { isPostgres } from '../db/database.ts';
 import { crashPoint } from '../faults.ts';
+import { backoffMs, createDrainWorker } from '../worker.ts';
 import type { EventBus } from './bus.ts';
 import type { EventEnvelope } from './envelope.ts';
 import { type EventTables, eventTablesOf } from './tables.ts';
@@ -50,12 +51,6 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const retentionMs = options.retentionMs ?? 24 * 3600_000;
 
-  let running = false;
-  let stopped = true;
-  let wakeAgain = false;
-  let current: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let soon: NodeJS.Immediate | undefined;
   let lastPurge = 0;
   // Set when a batch failed while the bus itself was away: rows then wait without spending attempts.
   let busAway = false;
@@ -112,7 +107,7 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
       if (busAway) continue;
       const attempts = row.attempts + 1;
       const dead = attempts >= maxAttempts;
-      const backoff = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+      const backoff = backoffMs(attempts, { baseMs: baseBackoffMs, maxMs: maxBackoffMs, jitter: true });
       const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
       log[dead ? 'error' : 'warn'](
         { seq: row.seq, attempts, err: result.reason },
@@ -122,7 +117,7 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
         .updateTable('outbox')
         .set({
           attempts,
-          next_attempt_at: done + Math.round(backoff),
+          next_attempt_at: done + backoff,
           last_error: reason.slice(0, 1000),
           dead_at: dead ? done : null,
         })
@@ -174,71 +169,25 @@ export function createOutboxRelay<DB extends EventTables>(options: RelayOptions<
     return count;
   }
 
-  async function loop(): Promise<void> {
-    running = true;
-    try {
-      do {
-        wakeAgain = false;
-        let n: number;
-        do {
-          n = await relayBatch();
-        } while (n === batchSize && !stopped);
-      } while (wakeAgain && !stopped);
-    } catch (err) {
-      log.error({ err }, 'outbox relay failed; will retry');
-    } finally {
-      running = false;
-    }
-  }
-
-  function kick(): void {
-    if (stopped) return;
-    if (running) {
-      wakeAgain = true;
-      return;
-    }
-    // At the end of this turn of the event loop: the commits made in it go out in one batch.
-    soon ??= setImmediate(() => {
-      soon = undefined;
-      if (stopped) return;
-      if (running) wakeAgain = true;
-      else current = loop();
-    });
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      kick();
-      schedule();
-    }, pollIntervalMs);
-    timer.unref();
-  }
+  const worker = createDrainWorker({
+    batch: relayBatch,
+    batchSize,
+    intervalMs: pollIntervalMs,
+    log,
+    failure: 'outbox relay failed; will retry',
+  });
 
   return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      kick();
-      schedule();
-    },
-    notify: kick,
+    start: worker.start,
+    notify: worker.notify,
     async drain() {
       // Does now what a pending wake-up would have done.
-      if (soon) clearImmediate(soon);
-      soon = undefined;
-      await current;
+      await worker.settle();
       while ((await relayBatch()) > 0) {
         // keep going until nothing is due
       }
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      if (soon) clearImmediate(soon);
-      soon = undefined;
-      await current;
-    },
+    stop: worker.stop,
   };
 }
 
