@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
 import { createAmqpBus } from '../platform/events/amqp-bus.ts';
-import { productCacheInvalidation } from '../platform/gateway/cache.ts';
+import { subscribeCacheInvalidation } from '../platform/gateway/cache.ts';
 import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
@@ -49,15 +49,7 @@ export async function buildGatewayProcess(
     log: log.child({ component: 'amqp' }),
     namespace: config.amqpNamespace,
   });
-  if (app.edgeCache) {
-    const invalidation = productCacheInvalidation(app.edgeCache);
-    const cache = app.edgeCache;
-    await bus.subscribe('gateway', invalidation.types, (event) => invalidation.handle(event), {
-      durable: false,
-      // Invalidations published while the broker was away are lost to this new queue: forget everything.
-      onResubscribed: () => cache.clear(),
-    });
-  }
+  if (app.edgeCache) await subscribeCacheInvalidation(bus, app.edgeCache);
   app.addHook('onClose', async () => {
     await bus.close();
     redis?.disconnect();

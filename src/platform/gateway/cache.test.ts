@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { EventBus, SubscribeOptions } from '../events/bus.ts';
 import { createEnvelope } from '../events/envelope.ts';
+import { createMemoryBus } from '../events/memory-bus.ts';
 import {
   type CachedResponse,
   createEdgeCache,
   noneMatch,
-  productCacheInvalidation,
   storable,
+  subscribeCacheInvalidation,
 } from './cache.ts';
 
 function answer(text: string): CachedResponse {
@@ -99,16 +101,35 @@ describe('the edge cache', () => {
 
   it('drops the product named by a catalog event, and everything for an event that names none', async () => {
     const { cache, put } = setup();
-    const invalidation = productCacheInvalidation(cache);
-    expect(invalidation.types).toEqual(['catalog.product_updated', 'catalog.product_created']);
+    const bus = createMemoryBus();
+    await subscribeCacheInvalidation(bus, cache);
     put('1 /products/p1?', 'p1');
     put('1 /products/p2?', 'p2');
-    await invalidation.handle(
-      createEnvelope('catalog', 'catalog.product_updated', { product_id: 'p1', version: 2 }),
-    );
+    await bus.publish(createEnvelope('catalog', 'catalog.product_updated', { product_id: 'p1', version: 2 }));
     expect(cache.get('1 /products/p1?')).toBeUndefined();
     expect(cache.get('1 /products/p2?')).toBeDefined();
-    await invalidation.handle(createEnvelope('catalog', 'catalog.product_updated', {}));
+    await bus.publish(createEnvelope('catalog', 'catalog.product_created', { name: 'Kettle' }));
+    expect(cache.size).toBe(0);
+    await bus.close();
+  });
+
+  it('subscribes for this process only, and starts afresh when the subscription is declared again', async () => {
+    const { cache, put } = setup();
+    const subscribed: Array<{ consumer: string; types: readonly string[]; options?: SubscribeOptions }> = [];
+    const bus = {
+      ...createMemoryBus(),
+      async subscribe(consumer, types, _handler, options) {
+        subscribed.push({ consumer, types, ...(options ? { options } : {}) });
+      },
+    } satisfies EventBus;
+    await subscribeCacheInvalidation(bus, cache);
+    expect(subscribed).toHaveLength(1);
+    expect(subscribed[0]!.types).toEqual(['catalog.product_updated', 'catalog.product_created']);
+    expect(subscribed[0]!.options?.durable).toBe(false);
+    put('1 /products/p1?', 'p1');
+    put('1 /products?', 'list');
+    // The broker came back: the new queue missed whatever was published meanwhile.
+    subscribed[0]!.options?.onResubscribed?.();
     expect(cache.size).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../events/envelope.ts';
+import type { EventBus } from '../events/bus.ts';
 
 /** An answer kept by the edge cache: what a later identical read gets without asking the service. */
 export interface CachedResponse {
@@ -166,21 +166,21 @@ export function storable(status: number, headers: Readonly<Record<string, unknow
 export const PRODUCT_EVENTS = ['catalog.product_updated', 'catalog.product_created'] as const;
 
 /**
- * An event handler that drops cached product reads on catalog events. The composition root subscribes
- * it to the bus with a non-durable, per-process subscription: every gateway instance needs every event,
- * and one that was down has an empty cache anyway.
+ * Subscribes `cache` to the catalog events that change product reads: the product an event names is
+ * dropped, everything when it names none. The subscription is the process's own (not durable): every
+ * gateway instance needs every event, and one that was down starts with an empty cache anyway. For the
+ * same reason a subscription declared again after the broker came back starts with an empty cache: the
+ * invalidations published meanwhile never reached its new queue.
  */
-export function productCacheInvalidation(cache: EdgeCache): {
-  readonly types: readonly string[];
-  handle(event: EventEnvelope): Promise<void>;
-} {
-  return {
-    types: PRODUCT_EVENTS,
-    async handle(event) {
+export function subscribeCacheInvalidation(bus: EventBus, cache: EdgeCache): Promise<void> {
+  return bus.subscribe(
+    'gateway',
+    PRODUCT_EVENTS,
+    async (event) => {
       const productId = (event.data as { product_id?: unknown } | undefined)?.product_id;
-      // An event that does not say which product changed may concern any of them.
       if (typeof productId === 'string') cache.invalidateProduct(productId);
       else cache.clear();
     },
-  };
+    { durable: false, onResubscribed: () => cache.clear() },
+  );
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEnvelope } from '../events/envelope.ts';
-import { productCacheInvalidation } from './cache.ts';
+import { createMemoryBus } from '../events/memory-bus.ts';
+import { subscribeCacheInvalidation } from './cache.ts';
 import {
   type FakeUpstream,
   gatewayOptions,
@@ -145,9 +146,10 @@ describe('the edge cache at the gateway', () => {
   it('drops a product on the catalog event, for changes that did not pass through this gateway', async () => {
     await gateway.request('/products/p1');
     catalog.bump();
-    await productCacheInvalidation(gateway.app.edgeCache!).handle(
-      createEnvelope('catalog', 'catalog.product_updated', { product_id: 'p1', version: 2 }),
-    );
+    const bus = createMemoryBus();
+    await subscribeCacheInvalidation(bus, gateway.app.edgeCache!);
+    await bus.publish(createEnvelope('catalog', 'catalog.product_updated', { product_id: 'p1', version: 2 }));
+    await bus.close();
     const res = await gateway.request('/products/p1');
     expect(JSON.parse(res.text).version).toBe(2);
     expect(reads()).toBe(2);
