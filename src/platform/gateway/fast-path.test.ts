@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Behaviour,
@@ -132,6 +133,25 @@ describe('the gateway fast path', () => {
     const { answer, taken } = await both('/orders/big', { headers: bearer() });
     expect(taken).toBe(true);
     expect(answer.text).toBe(big);
+  });
+
+  it('passes every byte of an answer through unchanged, text in any encoding or binary', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"name":"Kettle — ünïcode €, 茶"}', 'utf8'),
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    ]);
+    orders.behave((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    for (const gateway of [fast, slow]) {
+      const before = gateway.app.fastPathStats.taken;
+      const res = await request(`${gateway.url}/orders/bytes`, { headers: bearer() });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      expect(gateway.app.fastPathStats.taken - before).toBe(gateway === fast ? 1 : 0);
+      expect(res.headers['content-length']).toBe(String(bytes.length));
+      expect(body.equals(bytes)).toBe(true);
+    }
   });
 
   it("passes a service's refusal through, and answers a service that breaks off with a problem", async () => {
