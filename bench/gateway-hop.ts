@@ -244,7 +244,7 @@ interface Target {
 }
 
 async function main(): Promise<void> {
-  if (PINNING) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)]);
+  if (PINNING) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
   process.stderr.write(
     PINNING
       ? '[bench] each server under test on core 1; the load and the upstream on core 0\n'
