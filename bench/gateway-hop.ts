@@ -15,7 +15,8 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
 /**
  * One proxy hop, measured: a raw `node:http` server answering a small JSON, then the same server behind
  * a bare `@fastify/http-proxy` (skipped if that devDependency is absent), behind a plain undici pool
- * proxy, and behind the Splitshop gateway with everything on (a real JWT verified, rate limits,
+ * proxy, behind the cheapest proxy we can write with undici's `dispatch` (the floor: no checks at all),
+ * and behind the Splitshop gateway with everything on (a real JWT verified, rate limits,
  * identity signed, path normalization, round robin, breaker), once with its rate limits counted in
  * memory and once shared through Redis as several gateways share them (when Redis is reachable).
  * Ratios are to the first proxy measured.
@@ -40,7 +41,7 @@ const BODY = JSON.stringify({
   next_cursor: null,
 });
 
-type Role = 'upstream' | 'undici-proxy' | 'http-proxy' | 'gateway' | 'gateway-redis';
+type Role = 'upstream' | 'undici-proxy' | 'dispatch-proxy' | 'http-proxy' | 'gateway' | 'gateway-redis';
 
 function listen(server: ReturnType<typeof createServer>): Promise<number> {
   return new Promise((done) =>
@@ -72,6 +73,44 @@ async function serveUndiciProxy(target: string): Promise<number> {
     } catch {
       res.writeHead(502).end();
     }
+  });
+  server.keepAliveTimeout = 60_000;
+  return listen(server);
+}
+
+/**
+ * The floor: the cheapest proxy we know how to write on `node:http` and undici, with no checks at all.
+ * It forwards method and path through undici's `dispatch` (no body stream), gathers the answer and
+ * ends the response with it in one write, as the gateway's fast path does.
+ */
+async function serveDispatchProxy(target: string): Promise<number> {
+  const pool = new Pool(target, { connections: 128, pipelining: 1 });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    pool.dispatch(
+      { method: req.method as 'GET', path: req.url ?? '/', headers: { accept: req.headers.accept ?? '*/*' } },
+      {
+        onRequestStart() {},
+        onResponseStart(_controller, statusCode, answerHeaders) {
+          status = statusCode;
+          headers = answerHeaders;
+        },
+        onResponseData(_controller, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          delete headers.connection;
+          delete headers['keep-alive'];
+          res.writeHead(status, headers);
+          res.end(Buffer.concat(chunks).toString('latin1'), 'latin1');
+        },
+        onResponseError() {
+          res.writeHead(502).end();
+        },
+      },
+    );
   });
   server.keepAliveTimeout = 60_000;
   return listen(server);
@@ -114,7 +153,12 @@ async function serveGateway(target: string, redis?: Redis): Promise<number> {
 }
 
 async function child(role: Role, target: string): Promise<void> {
-  const serve = { upstream: serveUpstream, 'undici-proxy': serveUndiciProxy, 'http-proxy': serveHttpProxy };
+  const serve = {
+    upstream: serveUpstream,
+    'undici-proxy': serveUndiciProxy,
+    'dispatch-proxy': serveDispatchProxy,
+    'http-proxy': serveHttpProxy,
+  };
   const port =
     role === 'gateway'
       ? await serveGateway(target)
@@ -256,11 +300,16 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'raw node:http', url: `${upstream.url}/orders`, pid: upstream.pid, runs: [] },
     ];
-    for (const role of ['http-proxy', 'undici-proxy'] as const) {
+    const names = {
+      'http-proxy': '@fastify/http-proxy',
+      'undici-proxy': 'plain undici proxy',
+      'dispatch-proxy': 'floor: undici dispatch',
+    };
+    for (const role of ['http-proxy', 'undici-proxy', 'dispatch-proxy'] as const) {
       if (role === 'http-proxy' && !(await httpProxyInstalled())) continue;
       const server = await start(role, upstream.url);
       stops.push(server.stop);
-      const name = role === 'http-proxy' ? '@fastify/http-proxy' : 'plain undici proxy';
+      const name = names[role];
       targets.push({ name, url: `${server.url}/orders`, pid: server.pid, runs: [] });
     }
     const gateway = await start('gateway', upstream.url);
