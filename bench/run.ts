@@ -139,7 +139,9 @@ function resources(results: TopologyResult[]): string {
 
 /** The bare gateway hop against a raw server and a bare @fastify/http-proxy hop: bench/gateway-hop.ts. */
 function benchGatewayHop(): Promise<string> {
-  progress('gateway hop: raw node:http, @fastify/http-proxy, plain undici proxy, the dispatch floor, the gateway');
+  progress(
+    'gateway hop: raw node:http, @fastify/http-proxy, plain undici proxy, the dispatch floor, the gateway',
+  );
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
