@@ -75,6 +75,7 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     throw new Error('The internal identity mode needs internalAuth');
   if (internalAuth === undefined && options.rateLimit === undefined)
     throw new Error('A public edge needs rate limits');
+  const connectionTimeoutMs = options.requestTimeoutMs + 5_000;
   const httpOptions = {
     requestTimeout: options.requestTimeoutMs,
     connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
@@ -90,7 +91,6 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     server.setTimeout(connectionTimeoutMs);
     return server;
   };
-  const connectionTimeoutMs = options.requestTimeoutMs + 5_000;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.log,
     requestIdHeader: false,
