@@ -5,7 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Actor } from '../context.ts';
 import { type AppError, isAppError } from '../errors.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
-import { type RateLimitOptions, rateHeaders, rateKeyOf } from '../http/rate-limit.ts';
+import { type RateLimitOptions, rateHeadersFor, rateKeyOf } from '../http/rate-limit.ts';
 import { type FastPath, requestIdOf } from '../http/server.ts';
 import { splitVersion, versionAsked } from '../http/versioning.ts';
 import type { Answer, Caller, Forwarding, Route } from './proxy.ts';
@@ -74,6 +74,7 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
 export function createFastPath(options: FastPathOptions): FastPath {
   const { app, log, rateLimit } = options;
   const counts = app.rateCounts;
+  const rateHeaders = rateHeadersFor(rateLimit);
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const method = req.method;
     if ((method !== 'GET' && method !== 'HEAD') || hasBody(req.headers) || options.closing()) return false;
@@ -99,7 +100,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     const requestId = requestIdOf(req);
     const edge = edgeHeaders(requestId, version);
     if (!options.sharedLimits || counts.shared())
-      Object.assign(edge, rateHeaders(rateLimit, counted.current, counted.ttl));
+      Object.assign(edge, rateHeaders(counted.current, counted.ttl));
     const caller: Caller = {
       headers,
       address,

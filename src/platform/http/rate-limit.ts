@@ -31,19 +31,23 @@ export function ratePolicy(options: Pick<RateLimitOptions, 'max' | 'windowSecond
   return `"default";q=${options.max};w=${options.windowSeconds}`;
 }
 
+/** The `RateLimit` header's value: the requests left and the seconds until the window starts again. */
+function rateValue(remaining: number | string, resetSeconds: number | string): string {
+  return `"default";r=${remaining};t=${resetSeconds}`;
+}
+
 /**
  * The headers of an answer let through with `current` requests counted and `ttlMs` left in the window,
- * as the edge's `onSend` hook below writes them.
+ * as the edge's `onSend` hook below writes them; the policy, which never changes, is written once.
  */
-export function rateHeaders(
+export function rateHeadersFor(
   options: Pick<RateLimitOptions, 'max' | 'windowSeconds'>,
-  current: number,
-  ttlMs: number,
-): Record<string, string> {
-  return {
-    'ratelimit-policy': ratePolicy(options),
-    ratelimit: `"default";r=${Math.max(0, options.max - current)};t=${Math.ceil(ttlMs / 1000)}`,
-  };
+): (current: number, ttlMs: number) => Record<string, string> {
+  const policy = ratePolicy(options);
+  return (current, ttlMs) => ({
+    'ratelimit-policy': policy,
+    ratelimit: rateValue(Math.max(0, options.max - current), Math.ceil(ttlMs / 1000)),
+  });
 }
 
 /**
@@ -103,7 +107,7 @@ export const rateLimitPlugin = fp(
         reply.removeHeader('ratelimit-reset');
         if (reply.statusCode === 429 || !unshared()) {
           reply.header('ratelimit-policy', policy);
-          reply.header('ratelimit', `"default";r=${remaining};t=${reset}`);
+          reply.header('ratelimit', rateValue(String(remaining), String(reset)));
         }
       }
       done(null, payload);
