@@ -90,7 +90,9 @@ async function freePortBlock(topology: Topology): Promise<number> {
     Array.from({ length: spec.instances ?? 1 }, (_, i) => instancePort(spec, i, 0)),
   );
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = randomInt(10, 500) * 100;
+    // Every port of the block stays below Linux's ephemeral range (32768 and up): a port found free
+    // there can be taken by any outgoing connection before the process that is to listen on it starts.
+    const offset = randomInt(10, 240) * 100;
     const free = await Promise.all(ports.map((port) => portIsFree(port + offset)));
     if (free.every(Boolean)) return offset;
   }
