@@ -117,7 +117,8 @@ export const authPlugin = fp(
       secret: options.secret,
       sign: {
         algorithm: 'HS256',
-        expiresIn: options.ttlSeconds * 1000,
+        // @fastify/jwt takes a number here as seconds (and converts it to fast-jwt's milliseconds).
+        expiresIn: options.ttlSeconds,
         iss: options.issuer,
         aud: options.audience,
       },

@@ -123,6 +123,13 @@ describe('the edge', () => {
     expect(res.json().code).toBe('INTERNAL');
   });
 
+  it('issues tokens that expire after the configured time, as the answer says', () => {
+    const issued = app.issueToken({ id: 'u1', role: 'customer' });
+    const claims = JSON.parse(Buffer.from(issued.access_token.split('.')[1]!, 'base64url').toString());
+    expect(claims.exp - claims.iat).toBe(auth.ttlSeconds);
+    expect(issued.expires_in).toBe(auth.ttlSeconds);
+  });
+
   it('accepts its own tokens and builds the call context from them', async () => {
     const res = await app.inject({
       url: '/mine',
