@@ -88,11 +88,11 @@ export function createFastPath(options: FastPathOptions): FastPath {
     if ('code' in route) return false;
     let actor: Actor | undefined;
     if (headers.authorization !== undefined) {
-      actor = app.verifiedActor(headers.authorization);
+      actor = app.verifiedActor(headers.authorization, req.socket);
       if (actor === undefined) return false;
     }
     const address = req.socket.remoteAddress;
-    const counted = counts.take(rateKeyOf(actor?.id, address));
+    const counted = counts.take(rateKeyOf(actor, address));
     if (counted === undefined) return false;
 
     options.stats.taken++;

@@ -71,6 +71,25 @@ describe('identity tokens', () => {
       vi.useRealTimers();
     }
   });
+
+  it('are remembered on the connection that brought them last, never past their expiry', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-24T10:00:00Z') });
+    try {
+      const internalAuth = createInternalAuth(INTERNAL_SECRET);
+      const connection = {};
+      const admin = internalAuth.sign({ id: 'u1', role: 'admin' });
+      const customer = internalAuth.sign({ id: 'u2', role: 'customer' });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
+      expect(() => internalAuth.verify(`${admin.slice(0, -2)}xx`, connection)).toThrow(/not valid/);
+      expect(internalAuth.verify(customer, connection).actor).toEqual({ id: 'u2', role: 'customer' });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
+      vi.advanceTimersByTime(60_001);
+      expect(() => internalAuth.verify(admin, connection)).toThrow(/not valid/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('a service behind the gateway (identity: internal)', () => {

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import Type from 'typebox';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Client } from 'undici';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callContext } from './context.ts';
 import { createEdge } from './server.ts';
 
@@ -173,6 +174,34 @@ describe('the edge', () => {
     expect(
       (await app.inject({ url: '/admin', headers: { authorization: `Bearer ${control}` } })).statusCode,
     ).toBe(200);
+  });
+
+  it('remembers the token a connection brought last, but never past its expiry nor for another token', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    // One connection for every request: the token is remembered on it.
+    const client = new Client(`http://127.0.0.1:${port}`);
+    try {
+      const ask = async (authorization: string) => {
+        const res = await client.request({ path: '/mine', method: 'GET', headers: { authorization } });
+        return { status: res.statusCode, body: (await res.body.json()) as { actor?: { id: string } } };
+      };
+      const first = `Bearer ${token()}`;
+      const second = `Bearer ${app.issueToken({ id: 'u2', role: 'customer' }).access_token}`;
+      expect((await ask(first)).body.actor?.id).toBe('u1');
+      expect((await ask(second)).body.actor?.id).toBe('u2');
+      expect((await ask(first)).body.actor?.id).toBe('u1');
+      expect((await ask(first)).body.actor?.id).toBe('u1');
+      // The same token, with its signature changed, is another header: it is verified, and refused.
+      expect((await ask(`${first.slice(0, -2)}xx`)).status).toBe(401);
+      expect((await ask(first)).body.actor?.id).toBe('u1');
+      vi.advanceTimersByTime(auth.ttlSeconds * 1000 + 1);
+      expect((await ask(first)).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+      await client.close();
+    }
   });
 
   it('lets a customer in as a user but not as an admin', async () => {
