@@ -103,6 +103,16 @@ describe('the edge', () => {
     expect((await app.inject({ url: '/things?limit=5' })).json()).toEqual({ limit: 5 });
     expect((await app.inject({ url: '/things?limit=abc' })).statusCode).toBe(400);
     expect((await app.inject({ url: '/things?limit=11' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/things?limit=-3' })).json()).toEqual({ limit: -3 });
+  });
+
+  it('takes numbers in query strings only as decimals, not as anything JavaScript would read as one', async () => {
+    for (const limit of ['0x10', '1e1', '0b11', '%207', '7%20', '', '+7', '7.0', 'Infinity']) {
+      const res = await app.inject({ url: `/things?limit=${limit}` });
+      expect(res.statusCode, limit).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.json().code).toBe('VALIDATION_FAILED');
+    }
   });
 
   it('answers bad bodies with 4xx problems: malformed, prototype poisoning, too large, wrong type', async () => {

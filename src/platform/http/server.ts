@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
@@ -65,6 +65,44 @@ function createValidators() {
   return { body, text };
 }
 
+/** How a number is written in a query string or path: decimal digits, a sign, and for a number a fraction. */
+const WRITTEN = { integer: /^-?\d+$/, number: /^-?\d+(\.\d+)?$/ } as const;
+
+/**
+ * Ajv coerces any text JavaScript reads as a number: `0x10` is 16, `1e1` 10, ` 7 ` 7. Text parameters
+ * declared as numbers must be written as decimals, or they are refused like any other invalid value
+ * (with the same Ajv error shape, so the problem document lists them alike).
+ */
+function decimalsOnly(schema: object, validate: ValidateFunction): ValidateFunction {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+  const numeric = Object.entries(properties).flatMap(([name, property]) =>
+    property.type === 'integer' || property.type === 'number'
+      ? [[name, WRITTEN[property.type]] as const]
+      : [],
+  );
+  if (numeric.length === 0) return validate;
+  const checked = ((data: unknown) => {
+    for (const [name, written] of numeric) {
+      const value = (data as Record<string, unknown> | null)?.[name];
+      if (typeof value !== 'string' || written.test(value)) continue;
+      checked.errors = [
+        {
+          instancePath: `/${name}`,
+          schemaPath: `#/properties/${name}/type`,
+          keyword: 'type',
+          params: { type: written === WRITTEN.integer ? 'integer' : 'number' },
+          message: `must be written as a decimal ${written === WRITTEN.integer ? 'integer' : 'number'}`,
+        },
+      ];
+      return false;
+    }
+    const valid = validate(data);
+    checked.errors = validate.errors;
+    return valid;
+  }) as ValidateFunction;
+  return checked;
+}
+
 /**
  * The edge every process serves: request ids, versioning, problem documents, token verification,
  * rate limits, body and time limits, and the OpenAPI document. Module route plugins are registered on it.
@@ -124,7 +162,9 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
   installJsonBodyParser(app);
   const validators = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? validators.body : validators.text).compile(schema as object),
+    httpPart === 'body'
+      ? validators.body.compile(schema as object)
+      : decimalsOnly(schema as object, validators.text.compile(schema as object)),
   );
   // Callback hooks where there is nothing to wait for: an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
