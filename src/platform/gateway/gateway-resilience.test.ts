@@ -170,38 +170,78 @@ describe('the gateway in front of failing instances', () => {
     expect(a.seen).toHaveLength(4);
   });
 
-  it('answers 503 with Retry-After when every instance is out', async () => {
+  it('answers 503 with Retry-After when every instance fails, having tried each', async () => {
     const [a, b] = await Promise.all([startUpstream(reset), startUpstream(reset)]);
     const { request } = await setup([a!, b!], { ejectAfterFailures: 1 });
-    await request('/products');
+    expect((await request('/products')).status).toBe(503);
     const res = await request('/products');
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(a!.seen.length + b!.seen.length).toBe(2);
+    // Both are ejected after the first request; still passing their health checks, both are tried
+    // again (panic) rather than the service being given up for everyone.
+    expect(a!.seen.length + b!.seen.length).toBe(4);
+  });
+
+  it('keeps a lone instance serving when one of its routes fails: no client can eject a service for everyone', async () => {
+    const a = await startUpstream((req, res) =>
+      req.url?.startsWith('/products/broken')
+        ? res.writeHead(500, { 'content-type': 'application/json' }).end('{}')
+        : res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+    );
+    const { request } = await setup([a], { ejectAfterFailures: 3 });
+    for (let i = 0; i < 6; i++) expect((await request('/products/broken')).status).toBe(500);
+    expect((await request('/products/p1')).status).toBe(200);
+    expect(a.seen).toHaveLength(7);
   });
 
   it('reports each service with its instances and breaker on /health, and 503 naming the one that is out', async () => {
     const [a, b] = await Promise.all([startUpstream(), startUpstream(reset)]);
-    const { request } = await setup([a!, b!], { ejectAfterFailures: 1 });
-    const healthy = await request('/health');
-    expect(healthy.status).toBe(200);
-    expect(JSON.parse(healthy.text).checks.catalog).toMatchObject({
-      status: 'up',
-      breaker: 'closed',
-      instances: [
-        { url: a!.url, healthy: true, ejected: false },
-        { url: b!.url, healthy: true, ejected: false },
-      ],
+    const { request } = await setup([a!, b!], { ejectAfterFailures: 1, healthIntervalMs: 100 });
+    const health = async () => {
+      const res = await request('/health');
+      return { status: res.status, body: JSON.parse(res.text) };
+    };
+    expect(await health()).toMatchObject({
+      status: 200,
+      body: {
+        checks: {
+          catalog: {
+            status: 'up',
+            breaker: 'closed',
+            panic: false,
+            instances: [
+              { url: a!.url, healthy: true, ejected: false },
+              { url: b!.url, healthy: true, ejected: false },
+            ],
+          },
+        },
+      },
     });
     await request('/products');
     await request('/products');
+    expect((await health()).body.checks.catalog).toMatchObject({
+      status: 'up',
+      panic: false,
+      instances: [{ ejected: false }, { ejected: true }],
+    });
     a!.behave(reset);
     await request('/products');
-    const sick = await request('/health/ready');
-    expect(sick.status).toBe(503);
-    const body = JSON.parse(sick.text);
+    // Both ejected, both passing their health checks: they take requests all the same.
+    expect(await health()).toMatchObject({
+      status: 200,
+      body: { checks: { catalog: { status: 'up', panic: true } } },
+    });
+    a!.health(503);
+    b!.health(503);
+    await vi.waitFor(async () => expect((await health()).status).toBe(503), { timeout: 3_000 });
+    const { body } = await health();
     expect(body.status).toBe('unhealthy');
-    expect(body.checks.catalog).toMatchObject({ status: 'down', error: 'no instance is available' });
+    expect(body.checks.catalog).toMatchObject({
+      status: 'down',
+      error: 'no instance is available',
+      panic: false,
+      instances: [{ healthy: false }, { healthy: false }],
+    });
     expect((await request('/health/live')).status).toBe(200);
   });
 });

@@ -20,9 +20,9 @@ async function pingRedis(redis: Redis): Promise<Check> {
 
 /**
  * The gateway's `/health/live`, and `/health/ready` and `/health`: healthy when every service has an
- * instance that passes its health checks, is not ejected and whose breaker is not open, and Redis (if
- * configured) answers; else 503 naming the failing checks. Each service's check lists its instances and
- * its breaker state.
+ * instance that passes its health checks and whose breaker is not open, and Redis (if configured)
+ * answers; else 503 naming the failing checks. Each service's check lists its instances, whether each is
+ * ejected, whether they all are (`panic`: they take requests all the same) and its breaker state.
  */
 export async function gatewayHealthRoutes(
   app: FastifyInstance,

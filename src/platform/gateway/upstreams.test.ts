@@ -66,6 +66,30 @@ describe('upstreams', () => {
     expect(new Set([catalog.pick()?.url, catalog.pick()?.url])).toEqual(new Set([a!.url, b!.url]));
   });
 
+  it('never lets ejection empty a service: ejected but healthy, its instances serve (panic) until a check fails', async () => {
+    const [a] = await two();
+    const upstreams = create({ orders: { list: () => [a!.url] } });
+    const orders = upstreams.get('orders')!;
+    const instance = orders.pick()!;
+    const eject = () => {
+      for (let i = 0; i < DEFAULT_UPSTREAM_OPTIONS.ejectAfterFailures; i++) orders.failed(instance);
+    };
+    eject();
+    expect(orders.state()).toMatchObject({ available: true, panic: true, instances: [{ ejected: true }] });
+    expect(orders.pick()).toBe(instance);
+    // An answer that went well takes it back at once.
+    orders.succeeded(instance);
+    expect(orders.state()).toMatchObject({
+      panic: false,
+      instances: [{ ejected: false, consecutive_failures: 0 }],
+    });
+    eject();
+    a!.health(503);
+    await upstreams.checkNow();
+    expect(orders.pick()).toBeUndefined();
+    expect(orders.state()).toMatchObject({ available: false, panic: false });
+  });
+
   it('counts a service with no healthy instance as unavailable', async () => {
     const [a] = await two();
     const upstreams = create({ catalog: { list: () => [a!.url] } });

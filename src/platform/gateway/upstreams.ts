@@ -20,7 +20,11 @@ export interface UpstreamOptions {
   readonly healthIntervalMs: number;
   /** Consecutive transport failures or 5xx answers after which an instance is ejected. */
   readonly ejectAfterFailures: number;
-  /** How long an ejected instance gets no requests; then it is tried again, and one failure ejects it. */
+  /**
+   * How long an ejected instance gets no requests; then it is tried again, and one failure ejects it.
+   * Ejection never empties a service: while every instance that passes its health checks is ejected,
+   * they all take requests anyway (`panic`, as in Envoy).
+   */
   readonly ejectForMs: number;
   /** Further attempts of an idempotent request after a transport failure, each on another instance. */
   readonly retries: number;
@@ -57,6 +61,8 @@ export interface Instance {
 /** What `/health` shows of a service behind the gateway. */
 export interface UpstreamState {
   readonly available: boolean;
+  /** Every instance that passes its health checks is ejected, and they take requests all the same. */
+  readonly panic: boolean;
   readonly breaker: 'closed' | 'open' | 'half-open' | 'isolated';
   readonly instances: ReadonlyArray<{
     readonly url: string;
@@ -70,8 +76,12 @@ export interface UpstreamState {
 export interface Upstream {
   readonly service: string;
   readonly breaker: CircuitBreakerPolicy;
-  /** The next instance that is healthy, not ejected and not in `tried`; undefined when there is none. */
+  /**
+   * The next instance that is healthy, not ejected and not in `tried`; when every healthy instance is
+   * ejected, the next healthy one not in `tried`; undefined when there is none.
+   */
   pick(tried?: readonly Instance[]): Instance | undefined;
+  /** Clears its failures, and its ejection: an instance that answers well is back. */
   succeeded(instance: Instance): void;
   /** Counts a transport failure or a 5xx answer; ejects the instance after too many in a row. */
   failed(instance: Instance): void;
@@ -153,35 +163,55 @@ export function createUpstreams(
     });
     const available = (instance: Instance, at: number) =>
       instance.healthy && (instance.ejectedUntil === 0 || instance.ejectedUntil <= at);
+    const panicking = (at: number) =>
+      !instances.some((i) => available(i, at)) && instances.some((i) => i.healthy);
+    /** The next instance not in `tried`, in turn, that is available (in panic: that is healthy). */
+    const inTurn = (panic: boolean, at: number, tried: readonly Instance[] | undefined) => {
+      const count = instances.length;
+      for (let i = 0; i < count; i++) {
+        const instance = instances[(next + i) % count]!;
+        if (!(panic ? instance.healthy : available(instance, at)) || tried?.includes(instance)) continue;
+        next = (next + i + 1) % count;
+        return instance;
+      }
+      return undefined;
+    };
     const upstream = {
       service,
       breaker,
       pick(tried?: readonly Instance[]) {
-        const count = instances.length;
         const at = now();
-        for (let i = 0; i < count; i++) {
-          const instance = instances[(next + i) % count]!;
-          if (!available(instance, at) || tried?.includes(instance)) continue;
-          next = (next + i + 1) % count;
-          return instance;
-        }
-        return undefined;
+        const picked = inTurn(false, at, tried);
+        if (picked !== undefined) return picked;
+        // Ejection is the gateway's guess from failed requests, and a few of them (or one client who
+        // found a request that fails) must not take a whole service away from everyone: with no
+        // instance left un-ejected, the health checks alone decide, as Envoy does below its panic
+        // threshold.
+        return panicking(at) ? inTurn(true, at, tried) : undefined;
       },
       succeeded(instance: Instance) {
         instance.failures = 0;
+        instance.ejectedUntil = 0;
       },
       failed(instance: Instance) {
         instance.failures++;
         if (instance.failures < options.ejectAfterFailures) return;
-        instance.ejectedUntil = now() + options.ejectForMs;
+        const at = now();
+        const already = instance.ejectedUntil > at;
+        instance.ejectedUntil = at + options.ejectForMs;
         // On probation once back: one more failure ejects it again.
         instance.failures = options.ejectAfterFailures - 1;
-        deps.log.warn({ service, instance: instance.url, for_ms: options.ejectForMs }, 'instance ejected');
+        // Failing again while ejected (in panic) extends the ejection without a line per request.
+        if (!already)
+          deps.log.warn({ service, instance: instance.url, for_ms: options.ejectForMs }, 'instance ejected');
       },
       state(): UpstreamState {
         const at = now();
+        const panic = panicking(at);
         return {
-          available: breaker.state !== CircuitState.Open && instances.some((i) => available(i, at)),
+          available:
+            breaker.state !== CircuitState.Open && (panic || instances.some((i) => available(i, at))),
+          panic,
           breaker: BREAKER_STATES[breaker.state],
           instances: instances.map((instance) => ({
             url: instance.url,
