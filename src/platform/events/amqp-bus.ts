@@ -1,5 +1,6 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import type { Logger } from 'pino';
+import { backoffMs } from '../worker.ts';
 import { type ConfirmedPublisher, createConfirmedPublisher, handleDelivery } from './amqp-channels.ts';
 import {
   amqpNames,
@@ -24,7 +25,11 @@ export interface AmqpBusOptions {
   readonly deliveryLimit?: number;
   /** How long `publish` waits for the broker's confirm. Default 10 s. */
   readonly confirmTimeoutMs?: number;
-  /** Backoff between reconnection attempts, doubled each time, with jitter. Default 500 ms to 30 s. */
+  /**
+   * Backoff between reconnection attempts, doubled each time, with jitter. Default 500 ms to 5 s: once
+   * the broker is back, events wait for the outbox relay at most that long, and a try every few seconds
+   * from each process costs the broker nothing.
+   */
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
   /**
    * How long a failed delivery is held before it is returned to its queue, doubled per earlier
@@ -73,7 +78,7 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
   const prefetch = options.prefetch ?? 32;
   const deliveryLimit = options.deliveryLimit ?? 5;
   const confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000;
-  const { initialMs, maxMs } = options.reconnect ?? { initialMs: 500, maxMs: 30_000 };
+  const { initialMs, maxMs } = options.reconnect ?? { initialMs: 500, maxMs: 5_000 };
   const redeliveryDelayMs = options.redeliveryDelayMs ?? 200;
 
   const registrations = new Map<string, Registration>();
@@ -153,8 +158,7 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
   async function reconnect(): Promise<void> {
     try {
       for (let attempt = 1; !closing; attempt++) {
-        const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
-        await sleep(ceiling / 2 + (Math.random() * ceiling) / 2);
+        await sleep(backoffMs(attempt, { baseMs: initialMs, maxMs, jitter: true }));
         if (closing) return;
         try {
           const s = await openSession();
