@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
+import { PROBE } from '../http/health.ts';
 import type { UpstreamState, Upstreams } from './upstreams.ts';
 
 const REDIS_TIMEOUT_MS = 1000;
@@ -29,7 +30,7 @@ export async function gatewayHealthRoutes(
   options: { readonly upstreams: Upstreams; readonly services: readonly string[]; readonly redis?: Redis },
 ): Promise<void> {
   const { upstreams, services, redis } = options;
-  app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'alive' }));
+  app.get('/health/live', PROBE, async () => ({ status: 'alive' }));
   const ready = async (_request: unknown, reply: FastifyReply) => {
     const checks: Record<string, Check> = {};
     for (const service of services) {
@@ -43,6 +44,6 @@ export async function gatewayHealthRoutes(
     reply.status(healthy ? 200 : 503);
     return { status: healthy ? 'healthy' : 'unhealthy', checks };
   };
-  app.get('/health/ready', { schema: { hide: true } }, ready);
+  app.get('/health/ready', PROBE, ready);
   app.get('/health', { schema: { hide: true } }, ready);
 }
