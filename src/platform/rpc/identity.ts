@@ -1,4 +1,5 @@
 import { createSigner, createVerifier } from 'fast-jwt';
+import { connectionMemo } from '../connection-memo.ts';
 import type { Actor } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 
@@ -36,17 +37,11 @@ export interface InternalAuth {
   /**
    * Raises `UNAUTHORIZED` for a missing, forged or expired token. `connection`, the request's socket,
    * remembers the token it brought last: a caller's connection mostly brings the same few tokens (one
-   * per actor, the anonymous one most of all), and comparing with the last costs far less than the
-   * verifier's cache, which hashes every token it is asked about with SHA-256.
+   * per actor, the anonymous one most of all), and the verifier's cache hashes every token it is asked
+   * about with SHA-256.
    */
   verify(token: string | undefined, connection?: object): VerifiedIdentity;
 }
-
-const LAST_IDENTITY = Symbol('splitshop.lastIdentity');
-/** A connection, with the identity token it brought last, what it says and until when (epoch ms) it holds. */
-type Remembering = {
-  [LAST_IDENTITY]?: { readonly token: string; readonly identity: VerifiedIdentity; readonly until: number };
-};
 
 export function createInternalAuth(secret: string): InternalAuth {
   if (Buffer.byteLength(secret) < 32) throw new Error('The internal secret must be at least 32 bytes');
@@ -62,6 +57,7 @@ export function createInternalAuth(secret: string): InternalAuth {
   // The token last used for each `Actor` object: the edge hands out one per verified bearer token, so
   // a known caller's token is found without joining and hashing a key for `signed` on every request.
   const byActor = new WeakMap<Actor, Signed>();
+  const lastIdentity = connectionMemo<VerifiedIdentity>('splitshop.lastIdentity');
   return {
     sign(actor) {
       const now = Date.now();
@@ -81,9 +77,8 @@ export function createInternalAuth(secret: string): InternalAuth {
     },
     verify(token, connection) {
       if (!token) throw platformErrors.UNAUTHORIZED('The internal credential is missing');
-      const remembering = connection as Remembering | undefined;
-      const last = remembering?.[LAST_IDENTITY];
-      if (last !== undefined && last.token === token && last.until > Date.now()) return last.identity;
+      const last = connection === undefined ? undefined : lastIdentity.recall(connection, token);
+      if (last !== undefined) return last;
       let claims: { sub?: unknown; role?: unknown; exp?: unknown };
       try {
         claims = verifier(token);
@@ -94,8 +89,8 @@ export function createInternalAuth(secret: string): InternalAuth {
       const identity: VerifiedIdentity =
         typeof claims.sub === 'string' && role ? { actor: { id: claims.sub, role } } : {};
       // `exp` is required and was checked by the verifier, so it is a number of seconds here.
-      if (remembering !== undefined)
-        remembering[LAST_IDENTITY] = { token, identity, until: (claims.exp as number) * 1000 };
+      if (connection !== undefined)
+        lastIdentity.remember(connection, token, identity, (claims.exp as number) * 1000);
       return identity;
     },
   };
