@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { verifiedIdentity } from '../auth/jwt.ts';
 import { type CallContext, traceparentFrom } from '../context.ts';
-import { platformErrors } from '../errors.ts';
+import { isAppError, platformErrors } from '../errors.ts';
 import type { MethodNames } from '../in-process.ts';
-import { IDENTITY_HEADER, type InternalAuth } from './identity.ts';
+import type { InternalAuth } from './identity.ts';
 
 /** No contract method takes more than a few arguments after `ctx`; the services validate each one. */
 export const MAX_RPC_ARGS = 4;
@@ -54,9 +55,10 @@ export function rpcRoutes<Api extends object>(options: RpcRoutesOptions<Api>): F
     const contexts = new WeakMap<FastifyRequest, CallContext>();
     // Everything below applies to this module's internal routes only (the plugin is encapsulated).
     app.addHook('onRequest', async (request) => {
-      const token = request.headers[IDENTITY_HEADER];
-      // The edge's auth hook verified this token already: the connection remembers it, so this costs little.
-      const { actor } = auth.verify(typeof token === 'string' ? token : undefined, request.raw.socket);
+      // The edge's auth hook verified this request's identity already; this takes what it found.
+      const verified = verifiedIdentity(request.raw, auth);
+      if (isAppError(verified)) throw verified;
+      const { actor } = verified;
       const traceparent = traceparentFrom(request.headers.traceparent);
       contexts.set(request, {
         requestId: request.id,
