@@ -28,8 +28,8 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
  *   node --experimental-strip-types bench/gateway-hop.ts
  *
  * BENCH_DURATION_SECONDS (default 5), BENCH_ROUNDS (default 3) and BENCH_CONNECTIONS (default 50) change
- * the load; each figure is the median of the rounds. Before its first round each server is warmed up for
- * BENCH_WARMUP_SECONDS (default 5), one second before the others: with one second only, every server
+ * the load; each figure is the median of the rounds. Each server is warmed up for BENCH_WARMUP_SECONDS
+ * (default 5) before its first round and for one second before each later one: with one second only, every server
  * measured slower in the first round, the gateway most (51 µs per request against 43 later), as it has
  * the most code for V8 to compile.
  */

@@ -72,7 +72,7 @@ describe('identity tokens', () => {
     }
   });
 
-  it('are remembered on the connection that brought them last, never past their expiry', () => {
+  it('are judged each on its own on one connection: another, a forged or an expired one, whatever came last', () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-24T10:00:00Z') });
     try {
       const internalAuth = createInternalAuth(INTERNAL_SECRET);

@@ -186,11 +186,11 @@ describe('the edge', () => {
     ).toBe(200);
   });
 
-  it('remembers the token a connection brought last, but never past its expiry nor for another token', async () => {
+  it('judges each token a connection brings on its own: another, a tampered or an expired one, however often the last came', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
-    // One connection for every request: the token is remembered on it.
+    // One connection for every request, where the token it brought last is remembered.
     const client = new Client(`http://127.0.0.1:${port}`);
     try {
       const ask = async (authorization: string) => {

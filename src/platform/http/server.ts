@@ -75,14 +75,12 @@ const WRITTEN = { integer: /^-?\d+$/, number: /^-?\d+(\.\d+)?$/ } as const;
  */
 function decimalsOnly(schema: object, validate: ValidateFunction): ValidateFunction {
   const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
-  const numeric = Object.entries(properties).flatMap(([name, property]) =>
-    property.type === 'integer' || property.type === 'number'
-      ? [[name, WRITTEN[property.type]] as const]
-      : [],
+  const numeric = Object.entries(properties).flatMap(([name, { type }]) =>
+    type === 'integer' || type === 'number' ? [{ name, type, written: WRITTEN[type] }] : [],
   );
   if (numeric.length === 0) return validate;
   const checked = ((data: unknown) => {
-    for (const [name, written] of numeric) {
+    for (const { name, type, written } of numeric) {
       const value = (data as Record<string, unknown> | null)?.[name];
       if (typeof value !== 'string' || written.test(value)) continue;
       checked.errors = [
@@ -90,8 +88,8 @@ function decimalsOnly(schema: object, validate: ValidateFunction): ValidateFunct
           instancePath: `/${name}`,
           schemaPath: `#/properties/${name}/type`,
           keyword: 'type',
-          params: { type: written === WRITTEN.integer ? 'integer' : 'number' },
-          message: `must be written as a decimal ${written === WRITTEN.integer ? 'integer' : 'number'}`,
+          params: { type },
+          message: `must be written as a decimal ${type}`,
         },
       ];
       return false;
