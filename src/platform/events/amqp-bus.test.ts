@@ -448,8 +448,15 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
 
     await waitFor('every event', async () => (await consumer.effects()).length >= 40, 30_000);
     await waitFor('the relay to mark them sent', async () => (await publisher.unsent()) === 0);
-    await publisherBus.check();
-    await consumerBus.check();
+    // A bus counts as connected once every subscription is back: the consumer's durable queue can
+    // deliver (above) while the reconnection still declares the process-local queue beside it.
+    const connected = (b: EventBus) => () =>
+      b.check().then(
+        () => true,
+        () => false,
+      );
+    await waitFor('the publisher to be connected', connected(publisherBus));
+    await waitFor('the consumer to be connected', connected(consumerBus));
     expect(await consumer.effects()).toEqual(range(1, 40));
     expect(resubscribed).toBe(1);
   }, 90_000);
