@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -252,5 +253,41 @@ describe('the gateway fast path near a rate limit', () => {
     expect(remaining.slice(0, 100)).toEqual(Array.from({ length: 100 }, (_, i) => 99 - i));
     // Far from the limit (64 or more left) the fast path takes them; near it, fastify's limiter decides.
     expect(taken).toBe(36);
+  });
+});
+
+describe('the gateway fast path, in the log', () => {
+  it('logs a request as fastify does: the same lines, with the same fields', async () => {
+    const upstream = await startUpstream();
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const services = { catalog: [upstream.url], orders: [upstream.url], users: [upstream.url] };
+    const fast = await startGateway(gatewayOptions(services, { log }));
+    const slow = await startGateway(gatewayOptions(services, { log, fastPath: false }));
+    try {
+      const before = fast.app.fastPathStats.taken;
+      await fast.request('/orders?limit=2', { headers: { 'x-request-id': 'logged-fast' } });
+      expect(fast.app.fastPathStats.taken).toBe(before + 1);
+      await slow.request('/orders?limit=2', { headers: { 'x-request-id': 'logged-slow' } });
+      // What varies from one request to the next: when, how long, the client's port and the gateway's.
+      const shape = (id: string): Array<Record<string, unknown>> =>
+        lines
+          .filter((line) => line.request_id === id)
+          .map(({ time, pid, hostname, request_id, responseTime, ...rest }) => {
+            expect(typeof responseTime === 'number' || responseTime === undefined).toBe(true);
+            const req = rest.req as Record<string, unknown> | undefined;
+            return {
+              ...rest,
+              ...(req ? { req: { ...req, remotePort: typeof req.remotePort, host: typeof req.host } } : {}),
+            };
+          });
+      expect(shape('logged-fast')).toEqual(shape('logged-slow'));
+      expect(shape('logged-fast').map((line) => line.msg)).toEqual(['incoming request', 'request completed']);
+    } finally {
+      await Promise.all([fast.close(), slow.close(), upstream.close()]);
+    }
   });
 });

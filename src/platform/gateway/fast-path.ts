@@ -98,6 +98,23 @@ export function createFastPath(options: FastPathOptions): FastPath {
     options.stats.taken++;
     const startedAt = Date.now();
     const requestId = requestIdOf(req);
+    // Logged as fastify logs a request (its default serializer), so a log reads the same whichever path took it.
+    const logging = infoEnabled(log);
+    const began = logging ? performance.now() : 0;
+    if (logging)
+      log.info(
+        {
+          request_id: requestId,
+          req: {
+            method,
+            url: raw,
+            host: headers.host,
+            remoteAddress: address,
+            remotePort: req.socket.remotePort,
+          },
+        },
+        'incoming request',
+      );
     const edge = edgeHeaders(requestId, version);
     if (!options.sharedLimits || counts.shared())
       Object.assign(edge, rateHeaders(counted.current, counted.ttl));
@@ -135,14 +152,9 @@ export function createFastPath(options: FastPathOptions): FastPath {
       },
     );
     function logCompleted(statusCode: number) {
-      if (infoEnabled(log))
+      if (logging)
         log.info(
-          {
-            request_id: requestId,
-            req: { method, url: raw },
-            res: { statusCode },
-            responseTime: Date.now() - startedAt,
-          },
+          { request_id: requestId, res: { statusCode }, responseTime: performance.now() - began },
           'request completed',
         );
     }
