@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type ConfirmChannel, connect } from 'amqplib';
+import { EVENT_CONSUMERS, MODULE_NAMES } from '../../src/bootstrap/topology.ts';
+import { amqpNames } from '../../src/platform/events/amqp-topology.ts';
 
 const run = promisify(execFile);
 
@@ -83,5 +85,21 @@ export function peekHeaders(url: string, queue: string): Promise<Array<Record<st
       headers.push({ ...message.properties.headers, 'message-id': message.properties.messageId });
     }
     return headers;
+  });
+}
+
+/**
+ * Deletes every queue and exchange a shop declared under `namespace`, so test runs do not leave their
+ * durable quorum queues behind (each holds a few MB of the broker's memory for as long as it exists).
+ */
+export async function deleteNamespace(url: string, namespace: string): Promise<void> {
+  const names = amqpNames(namespace);
+  await withChannel(url, async (channel) => {
+    for (const consumer of EVENT_CONSUMERS) {
+      await channel.deleteQueue(names.queue(consumer));
+      await channel.deleteQueue(names.deadQueue(consumer));
+    }
+    for (const source of MODULE_NAMES) await channel.deleteExchange(names.exchange(source));
+    await channel.deleteExchange(names.deadLetterExchange);
   });
 }

@@ -6,6 +6,7 @@ import { type LaunchedTopology, launchTopology, topologyEnv } from '../../src/bo
 import { instancePort, type ModuleName, split, type Topology } from '../../src/bootstrap/topology.ts';
 import { SERVICE_NAMES } from '../../src/platform/config.ts';
 import { ensurePostgresDatabase } from '../../src/platform/db/postgres.ts';
+import { deleteNamespace } from './broker.ts';
 import { type ShopHandle, TEST_ADMIN_PASSWORD, TEST_JWT_SECRET, tempDataDir } from './shop.ts';
 
 export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432';
@@ -69,6 +70,7 @@ export async function startSplit(
       await launched.stop();
       rmSync(dataDir, { recursive: true, force: true });
       await dropDatabases(databasePrefix);
+      await deleteNamespace(env.AMQP_URL, env.AMQP_NAMESPACE);
     },
   };
 }
