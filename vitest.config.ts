@@ -4,7 +4,11 @@ import { defineConfig } from 'vitest/config';
  * Suites that take shared machine resources run one at a time, after the rest: the broker suite stops
  * and starts RabbitMQ for everything on the machine, and the split topology is seven processes.
  */
-const SYSTEM = ['test/e2e/split.test.ts', 'src/platform/events/amqp-bus.test.ts'];
+const SYSTEM = [
+  'test/e2e/split.test.ts',
+  'test/e2e/start-split.test.ts',
+  'src/platform/events/amqp-bus.test.ts',
+];
 /** Fault, fuzz and security suites: `npm run test:faults`, last, one file at a time; they print figures. */
 const FAULTS = ['test/faults/**/*.test.ts'];
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SERVICE_NAMES } from '../platform/config.ts';
@@ -43,6 +44,32 @@ export interface LaunchedTopology {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Every port a topology listens on, moved by `offset`. */
+function topologyPorts(topology: Topology, offset = 0): number[] {
+  return Object.values(topology.processes).flatMap((spec) =>
+    Array.from({ length: spec.instances ?? 1 }, (_, i) => instancePort(spec, i, offset)),
+  );
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer()
+      .once('error', () => done(false))
+      .listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * The ports of a topology that something already listens on (another Splitshop, most often). A
+ * process that cannot listen exits, but the launcher's health check would be answered by whatever
+ * holds its port: so a launch checks first, and refuses to start a half-shop beside an old one.
+ */
+export async function busyPorts(topology: Topology, offset = 0): Promise<number[]> {
+  const ports = topologyPorts(topology, offset);
+  const free = await Promise.all(ports.map(portIsFree));
+  return ports.filter((_, i) => !free[i]);
+}
+
 /** Secrets a development or test run may generate when none are given. */
 export function generatedSecrets(): Record<string, string> {
   return {
@@ -53,6 +80,19 @@ export function generatedSecrets(): Record<string, string> {
 }
 
 /**
+ * Settings the topology decides for each process (its port and host, and from its name what it hosts and
+ * which bus it uses): given in `env`, they would make every process the same one, so they are dropped.
+ */
+const DECIDED_PER_PROCESS = [
+  'PORT',
+  'HOST',
+  'SPLITSHOP_PROCESS',
+  'SPLITSHOP_MODULES',
+  'SPLITSHOP_GATEWAY',
+  'SPLITSHOP_BUS',
+] as const;
+
+/**
  * The environment every process of a topology shares: where each module lives and its database. A
  * `<MODULE>_URLS` given in `env` wins over the topology's addresses, so its callers can be sent through
  * something in between (a fault proxy in tests, a load balancer).
@@ -61,6 +101,7 @@ export function topologyEnv(
   options: Omit<LaunchOptions, 'onLine' | 'startTimeoutMs'>,
 ): Record<string, string> {
   const env: Record<string, string> = { ...options.env, SPLITSHOP_TOPOLOGY: options.topology.name };
+  for (const name of DECIDED_PER_PROCESS) delete env[name];
   for (const module of SERVICE_NAMES) {
     const key = module.toUpperCase();
     env[`${key}_URLS`] =

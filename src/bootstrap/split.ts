@@ -1,43 +1,97 @@
-import { SERVICE_NAMES } from '../platform/config.ts';
+import { configVariables, SERVICE_NAMES } from '../platform/config.ts';
 import { ensurePostgresDatabase } from '../platform/db/postgres.ts';
-import { generatedSecrets, launchTopology, topologyEnv } from './launcher.ts';
+import { busyPorts, generatedSecrets, launchTopology, topologyEnv } from './launcher.ts';
 import { split } from './topology.ts';
 
 /**
  * `npm run start:split`: the split topology on this machine, one Node process per module (two of
  * catalog) behind the gateway on :8000, against local Postgres (a database per service, created when
  * missing), RabbitMQ and Redis. Each line is prefixed by its process; Ctrl-C stops them all cleanly.
+ *
+ * Every setting of the configuration (README) given in the environment reaches every process, except
+ * those the topology decides for each one (its port, host and modules: see `topologyEnv`). Besides them:
+ * `POSTGRES_URL` (the server, without a database), `DATABASE_PREFIX` (each module's database is
+ * `<prefix>_<module>`) and `SPLITSHOP_PORT_OFFSET` (added to every port, for a second shop beside the
+ * first).
  */
 const given = process.env;
+
+function fail(message: string): never {
+  process.stderr.write(`start:split: ${message}\n`);
+  process.exit(1);
+}
+
+const portOffset = Number(given.SPLITSHOP_PORT_OFFSET ?? 0);
+if (!Number.isSafeInteger(portOffset) || portOffset < 0 || portOffset > 50_000)
+  fail(`SPLITSHOP_PORT_OFFSET must be a whole number from 0 to 50000, not ${given.SPLITSHOP_PORT_OFFSET}`);
+
 const secrets = generatedSecrets();
 const env: Record<string, string> = {
   PATH: given.PATH ?? '',
   HOME: given.HOME ?? '',
-  LOG_LEVEL: given.LOG_LEVEL ?? 'info',
-  JWT_SECRET: given.JWT_SECRET ?? secrets.JWT_SECRET!,
-  SPLITSHOP_INTERNAL_SECRET: given.SPLITSHOP_INTERNAL_SECRET ?? secrets.SPLITSHOP_INTERNAL_SECRET!,
-  ADMIN_PASSWORD: given.ADMIN_PASSWORD ?? secrets.ADMIN_PASSWORD!,
-  AMQP_URL: given.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-  REDIS_URL: given.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  DATA_DIR: given.DATA_DIR ?? './data/split',
+  LOG_LEVEL: 'info',
+  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  DATA_DIR: './data/split',
 };
+for (const name of Object.keys(configVariables)) {
+  const value = given[name];
+  if (value !== undefined && value !== '') env[name] = value;
+}
+// Made up for this run when not given. ADMIN_PASSWORD is not: the users process makes one up and
+// prints it only when it creates the admin, so a later start never shows a password that is not the admin's.
+env.JWT_SECRET ??= secrets.JWT_SECRET!;
+env.SPLITSHOP_INTERNAL_SECRET ??= secrets.SPLITSHOP_INTERNAL_SECRET!;
+
 const postgresUrl = given.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const databasePrefix = given.DATABASE_PREFIX ?? 'splitshop';
 
-const shared = topologyEnv({ topology: split, env, postgresUrl, databasePrefix });
-for (const module of SERVICE_NAMES)
-  await ensurePostgresDatabase(shared[`${module.toUpperCase()}_DATABASE_URL`]!);
+const busy = await busyPorts(split, portOffset);
+if (busy.length > 0)
+  fail(
+    `port ${busy.join(', ')} ${busy.length === 1 ? 'is' : 'are'} already in use (another Splitshop?). ` +
+      'Stop it, or set SPLITSHOP_PORT_OFFSET to move every port of this one.',
+  );
 
-const width = 14;
+const shared = topologyEnv({ topology: split, env, postgresUrl, databasePrefix, portOffset });
+for (const module of SERVICE_NAMES) {
+  await ensurePostgresDatabase(shared[`${module.toUpperCase()}_DATABASE_URL`]!).catch((err: unknown) =>
+    // The host only: the URL may carry a password.
+    fail(
+      `cannot create the ${module} database on ${URL.parse(postgresUrl)?.host}: ${(err as Error).message}`,
+    ),
+  );
+}
+
+/** The password the users process made up for the admin it created, seen in its log. */
+let generatedAdminPassword: string | undefined;
+const width = 16;
 const topology = await launchTopology({
   topology: split,
   env,
   postgresUrl,
   databasePrefix,
-  onLine: (name, line) => process.stdout.write(`${`[${name}]`.padEnd(width)} ${line}\n`),
-});
+  portOffset,
+  onLine: (name, line) => {
+    if (name === 'users' && line.includes('"generated_admin_password"')) {
+      try {
+        generatedAdminPassword = JSON.parse(line).generated_admin_password;
+      } catch {
+        // Not a log record: nothing to remember.
+      }
+    }
+    process.stdout.write(`${`[${name}]`.padEnd(width)} ${line}\n`);
+  },
+}).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
 process.stdout.write(`\nSplitshop (split) is up: ${topology.baseUrl}\n`);
-if (!given.ADMIN_PASSWORD) process.stdout.write(`admin password for this run: ${env.ADMIN_PASSWORD}\n`);
+if (generatedAdminPassword !== undefined)
+  process.stdout.write(
+    `Created the admin (username admin) with the password ${generatedAdminPassword}: it is shown only this once.\n`,
+  );
+else if (given.ADMIN_PASSWORD === undefined)
+  process.stdout.write(
+    'The admin (username admin) already existed: its password is the one it was created with.\n',
+  );
 
 let stopping = false;
 const stop = async (signal: NodeJS.Signals) => {

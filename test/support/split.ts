@@ -1,9 +1,13 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import pg from 'pg';
-import { type LaunchedTopology, launchTopology, topologyEnv } from '../../src/bootstrap/launcher.ts';
-import { instancePort, type ModuleName, split, type Topology } from '../../src/bootstrap/topology.ts';
+import {
+  busyPorts,
+  type LaunchedTopology,
+  launchTopology,
+  topologyEnv,
+} from '../../src/bootstrap/launcher.ts';
+import { type ModuleName, split, type Topology } from '../../src/bootstrap/topology.ts';
 import { SERVICE_NAMES } from '../../src/platform/config.ts';
 import { ensurePostgresDatabase } from '../../src/platform/db/postgres.ts';
 import { deleteNamespace } from './broker.ts';
@@ -75,33 +79,22 @@ export async function startSplit(
   };
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer()
-      .once('error', () => done(false))
-      .listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
 /**
  * A port offset under which every port of `topology` is free, so suites (and developers' own
  * `npm run start:split` on the usual ports) can run side by side on one machine.
  */
-async function freePortBlock(topology: Topology): Promise<number> {
-  const ports = Object.values(topology.processes).flatMap((spec) =>
-    Array.from({ length: spec.instances ?? 1 }, (_, i) => instancePort(spec, i, 0)),
-  );
+export async function freePortBlock(topology: Topology = split): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Every port of the block stays below Linux's ephemeral range (32768 and up): a port found free
     // there can be taken by any outgoing connection before the process that is to listen on it starts.
     const offset = randomInt(10, 240) * 100;
-    const free = await Promise.all(ports.map((port) => portIsFree(port + offset)));
-    if (free.every(Boolean)) return offset;
+    if ((await busyPorts(topology, offset)).length === 0) return offset;
   }
   throw new Error('no free block of ports for the split topology');
 }
 
-async function dropDatabases(prefix: string): Promise<void> {
+/** Drops the databases of a run (`<prefix>_<module>`). */
+export async function dropDatabases(prefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: `${POSTGRES_URL}/postgres` });
   await client.connect();
   try {
