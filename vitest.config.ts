@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 const SYSTEM = [
   'test/e2e/split.test.ts',
+  'test/e2e/grouped.test.ts',
   'test/e2e/start-split.test.ts',
   'src/platform/events/amqp-bus.test.ts',
 ];

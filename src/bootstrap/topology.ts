@@ -73,7 +73,22 @@ export const split: Topology = {
   },
 };
 
-export const topologies: Readonly<Record<string, Topology>> = { monolith, split };
+/**
+ * Any other grouping works the same way; this one is run by the end-to-end suite to show it. Modules in
+ * one process call each other in process (orders calls payments directly, catalog over HTTP), and
+ * events still travel over RabbitMQ, since not every module is here.
+ */
+export const grouped: Topology = {
+  name: 'grouped',
+  processes: {
+    gateway: { modules: [], gateway: true, port: 8000, wave: 2 },
+    storefront: { modules: ['users', 'catalog'], gateway: false, port: 8201, wave: 1 },
+    checkout: { modules: ['orders', 'payments'], gateway: false, port: 8202, wave: 1 },
+    notifications: { modules: ['notifications'], gateway: false, port: 8203, wave: 0 },
+  },
+};
+
+export const topologies: Readonly<Record<string, Topology>> = { monolith, split, grouped };
 
 /** The port of one instance of a process: its spec's port, moved by `offset` (so topologies can share a host). */
 export function instancePort(spec: ProcessSpec, instance: number, offset = 0): number {
