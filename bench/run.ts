@@ -12,7 +12,7 @@ import {
   tempDataDir,
 } from '../test/support/shop.ts';
 import { type SplitShop, startSplit } from '../test/support/split.ts';
-import { type LoadResult, processStats, progress, runMix, seed } from './workload.ts';
+import { type LoadResult, processStats, progress, runMixAtMax, runMixAtRate, seed } from './workload.ts';
 
 /**
  * `npm run bench`: one workload (the browse-heavy mix of workload.ts) against the monolith on SQLite and
@@ -51,9 +51,15 @@ async function measure(
   await new Promise((r) => setTimeout(r, 1000));
   const idle = pids.reduce((sum, p) => sum + processStats(p.pid).rss_mib, 0);
   const before = new Map(pids.map((p) => [p.name, processStats(p.pid).cpu_s]));
-  const options = { connections: CONNECTIONS, durationSeconds: DURATION };
-  const fixed = await runMix(`${topology}, ${RATE} req/s`, baseUrl, seeded, { ...options, rate: RATE });
-  const max = await runMix(`${topology}, max`, baseUrl, seeded, options);
+  const durationSeconds = DURATION;
+  const fixed = await runMixAtRate(`${topology}, ${RATE} req/s`, baseUrl, seeded, {
+    rate: RATE,
+    durationSeconds,
+  });
+  const max = await runMixAtMax(`${topology}, max`, baseUrl, seeded, {
+    connections: CONNECTIONS,
+    durationSeconds,
+  });
   const processes = pids.map((p) => {
     const stats = processStats(p.pid);
     return {
@@ -181,7 +187,8 @@ async function main(): Promise<void> {
     `# Splitshop benchmark, ${date}`,
     '',
     `Machine: ${machine.cpus} cores (${machine.cpu}), ${machine.memory_gib} GiB, Node ${machine.node}; load generator on the same machine.`,
-    `Command: \`npm run bench\` — autocannon, ${CONNECTIONS} connections, ${DURATION} s per load; the mix: product list 60%, product 25%, place order 10%, own orders 5%.`,
+    `Command: \`npm run bench\` — ${DURATION} s per load; the mix: product list 60%, product 25%, place order 10%, own orders 5%.`,
+    `At ${RATE} req/s the requests are evenly spaced and sent whether or not earlier ones were answered, each timed from when it was due; at max, autocannon with ${CONNECTIONS} connections.`,
     '',
     table(results),
     '',
