@@ -31,7 +31,7 @@ export async function buildGatewayProcess(
       throw new Error(`${module.toUpperCase()}_URLS must give the instances of ${module}`);
     services[module] = staticInstances(urls);
   }
-  const redis = openRedis(config);
+  const redis = openRedis(config, log);
   const settings = edgeSettings(config, log);
   const app = await createGateway({
     log,

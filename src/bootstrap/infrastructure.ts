@@ -55,14 +55,36 @@ export function edgeSettings(config: Config, log: Logger): EdgeOptions {
   };
 }
 
-/** Opens a Redis client for shared counters, with every key under this shop's prefix. */
-export function openRedis(config: Config): Redis | undefined {
+/**
+ * Opens a Redis client for shared counters, with every key under this shop's prefix. Redis being
+ * unreachable is something the shop lives with (rate limits and failed logins are then counted in this
+ * process): the outage is logged once when it starts and once when it ends, not as ioredis's stack trace
+ * on stderr for every reconnection attempt, which is what it writes when nobody listens for its errors.
+ */
+export function openRedis(config: Config, log: Logger): Redis | undefined {
   if (!config.redisUrl) return undefined;
-  return new Redis(config.redisUrl, {
+  const redis = new Redis(config.redisUrl, {
     keyPrefix: config.redisKeyPrefix,
     lazyConnect: false,
     maxRetriesPerRequest: 1,
     // A Redis that hangs must not hang a login or a request: counting falls back to memory.
     commandTimeout: 500,
   });
+  // The host only: the URL may carry a password.
+  const server = URL.parse(config.redisUrl)?.host;
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    log.warn(
+      { err, redis: server },
+      'Redis is unreachable: rate limits and failed logins are counted in this process until it is back',
+    );
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info({ redis: server }, 'Redis is reachable again');
+  });
+  return redis;
 }

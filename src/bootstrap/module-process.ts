@@ -32,7 +32,7 @@ export async function buildModuleProcess(
   const modules = new Map<ModuleName, ModuleInstance<object>>();
   const clients = new Map<ModuleName, RpcClient<object>>();
   // Failed logins count in Redis when it is configured, so every users instance shares one count.
-  const redis = role.modules.includes('users') ? openRedis(config) : undefined;
+  const redis = role.modules.includes('users') ? openRedis(config, log) : undefined;
   const loginThrottle = createLoginThrottle({
     maxFailures: config.loginFailuresMax,
     windowSeconds: config.loginFailuresWindowSeconds,
