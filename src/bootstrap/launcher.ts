@@ -142,7 +142,8 @@ function startProcess(
     ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/bootstrap/main.ts')],
     {
       cwd: ROOT,
-      env: { ...entry.env, ...extraEnv },
+      // The launcher stops its processes itself; see main.ts.
+      env: { ...entry.env, ...extraEnv, SPLITSHOP_SUPERVISED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -8,7 +8,19 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel, name: 'splitshop' });
   const shop = await buildShop(config, log);
-  closeWithGrace({ delay: 15_000, logger: log }, async ({ signal, err }) => {
+  // A terminal's Ctrl-C reaches every process of its group, and the launcher of a split stops its
+  // processes with SIGTERM, in order (the gateway first, the consumers of events last). A process it
+  // started leaves SIGINT to it, and takes a signal repeated during shutdown (a process manager that
+  // signals the whole group, then the launcher) for what it is; without that, the second signal cut the
+  // shutdown short. A process left alone still exits after the delay.
+  if (config.supervised) process.on('SIGINT', () => undefined);
+  const supervision = config.supervised
+    ? {
+        skip: ['SIGINT' as const],
+        onSecondSignal: (signal: NodeJS.Signals) => log.info({ signal }, 'already shutting down'),
+      }
+    : {};
+  closeWithGrace({ delay: 15_000, logger: log, ...supervision }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down: finishing requests in flight');
     await shop.app.close();

@@ -95,9 +95,16 @@ else if (given.ADMIN_PASSWORD === undefined)
 
 let stopping = false;
 const stop = async (signal: NodeJS.Signals) => {
-  if (stopping) return;
+  if (stopping) {
+    // Asked again while the processes finish what they were doing: stop them now.
+    process.stdout.write(`\n${signal} again: killing every process\n`);
+    await topology.stop('SIGKILL');
+    process.exit(1);
+  }
   stopping = true;
-  process.stdout.write(`\n${signal}: stopping every process\n`);
+  process.stdout.write(
+    `\n${signal}: stopping every process, the gateway first (${signal} again kills them)\n`,
+  );
   await topology.stop('SIGTERM');
   process.exit(0);
 };

@@ -55,6 +55,11 @@ export const ConfigSchema = Type.Object({
   modules: Type.Optional(Type.String()),
   /** SPLITSHOP_GATEWAY: whether this process is the public gateway. */
   gateway: Type.Optional(Type.Boolean()),
+  /**
+   * SPLITSHOP_SUPERVISED: set by the launcher (`npm run start:split`, the test suites) for the processes it
+   * starts. Such a process leaves Ctrl-C to the launcher, which stops the processes in order with SIGTERM.
+   */
+  supervised: Type.Boolean({ default: false }),
   /** SPLITSHOP_BUS: `memory` (only when every module is in this process) or `amqp`. */
   bus: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('amqp')])),
   /** AMQP_URL */
@@ -112,6 +117,7 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   SPLITSHOP_MODULES: 'modules',
   SPLITSHOP_GATEWAY: 'gateway',
   SPLITSHOP_BUS: 'bus',
+  SPLITSHOP_SUPERVISED: 'supervised',
   AMQP_URL: 'amqpUrl',
   AMQP_NAMESPACE: 'amqpNamespace',
   AMQP_PREFETCH: 'amqpPrefetch',

@@ -118,6 +118,12 @@ describe.skipIf(!(await needs('postgres', 'rabbitmq', 'redis')))('npm run start:
     await first.exited;
     expect(first.output).toContain('SIGINT: stopping every process');
     expect(await busyPorts(split, offset)).toEqual([]);
+    // Cleanly: every process finished its shutdown, none was cut short by the group's SIGINT arriving
+    // beside the launcher's SIGTERM, and the gateway stopped taking requests before the modules stopped.
+    expect(first.output).not.toMatch(/second SIG/);
+    const shutdowns = [...first.output.matchAll(/^\[([a-z#0-9]+)\]\s.*"signal":"(\w+)".*shutting down/gm)];
+    expect(shutdowns.map((m) => m[2])).toEqual(Array(7).fill('SIGTERM'));
+    expect(shutdowns.map((m) => m[1])[0]).toBe('gateway');
 
     // The admin exists now: a new start says so instead of printing a password that is not the admin's.
     const third = startSplitScript(env);
