@@ -1,11 +1,10 @@
 import type { Config } from '../platform/config.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
-import { createAmqpBus } from '../platform/events/amqp-bus.ts';
 import { subscribeCacheInvalidation } from '../platform/gateway/cache.ts';
 import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
-import { edgeSettings, openRedis } from './infrastructure.ts';
+import { createBus, edgeSettings, openRedis } from './infrastructure.ts';
 import type { Shop } from './process.ts';
 import { KEYED_WRITES, MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
 
@@ -44,11 +43,8 @@ export async function buildGatewayProcess(
     // A placed order answers when its saga ends: the upstream timeout is the whole request's.
     upstream: { timeoutMs: config.requestTimeoutMs },
   });
-  const bus = await createAmqpBus({
-    url: config.amqpUrl,
-    log: log.child({ component: 'amqp' }),
-    namespace: config.amqpNamespace,
-  });
+  // The catalog's events reach a gateway over RabbitMQ: it hosts no module, so never over memory.
+  const bus = await createBus(config, false, log);
   if (app.edgeCache) await subscribeCacheInvalidation(bus, app.edgeCache);
   app.addHook('onClose', async () => {
     await bus.close();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from '../platform/config.ts';
 import { type ModuleDatabase, openDatabase } from '../platform/db/database.ts';
-import { ensurePostgresDatabase, isPostgresUrl } from '../platform/db/postgres.ts';
+import { ensurePostgresDatabase, isPostgresUrl, redactUrl } from '../platform/db/postgres.ts';
 import { createAmqpBus } from '../platform/events/amqp-bus.ts';
 import type { EventBus } from '../platform/events/bus.ts';
 import { createMemoryBus } from '../platform/events/memory-bus.ts';
@@ -17,8 +17,13 @@ export function databaseUrl(config: Config, module: ModuleName): string {
 
 export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {
   const url = databaseUrl(config, module);
-  if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
-  return openDatabase<never>({ url, synchronous: DURABILITY[module] });
+  try {
+    if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
+    return await openDatabase<never>({ url, synchronous: DURABILITY[module] });
+  } catch (cause) {
+    const setting = config.databaseUrls[module] ? `${module.toUpperCase()}_DATABASE_URL` : 'DATA_DIR';
+    throw new Error(`cannot open the ${module} database (${setting})`, { cause });
+  }
 }
 
 /** The in-memory bus when every module is here, else RabbitMQ. */
@@ -30,13 +35,17 @@ export async function createBus(config: Config, hostsAll: boolean, log: Logger):
     );
   }
   if (kind === 'memory') return createMemoryBus();
-  return createAmqpBus({
-    url: config.amqpUrl,
-    log: log.child({ component: 'amqp' }),
-    namespace: config.amqpNamespace,
-    prefetch: config.amqpPrefetch,
-    deliveryLimit: config.amqpDeliveryLimit,
-  });
+  try {
+    return await createAmqpBus({
+      url: config.amqpUrl,
+      log: log.child({ component: 'amqp' }),
+      namespace: config.amqpNamespace,
+      prefetch: config.amqpPrefetch,
+      deliveryLimit: config.amqpDeliveryLimit,
+    });
+  } catch (cause) {
+    throw new Error(`cannot connect to RabbitMQ at ${redactUrl(config.amqpUrl)} (AMQP_URL)`, { cause });
+  }
 }
 
 export function edgeSettings(config: Config, log: Logger): EdgeOptions {

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminLogin, createClient, login, register } from '../support/http-client.ts';
-import { ROOT, shopEnv, spawnShop, stopShop, TEST_ADMIN_PASSWORD, tempDataDir } from '../support/shop.ts';
+import {
+  freePort,
+  ROOT,
+  ShopExitedError,
+  shopEnv,
+  spawnShop,
+  stopShop,
+  TEST_ADMIN_PASSWORD,
+  tempDataDir,
+} from '../support/shop.ts';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -148,5 +157,45 @@ describe('the monolith as a process', () => {
     } finally {
       await stopShop(again);
     }
+  });
+});
+
+describe('a process that cannot reach what it needs', () => {
+  /** Starts a process expected to fail, and returns what it wrote on stderr. */
+  async function failedStart(extra: Record<string, string>): Promise<string> {
+    const started = spawnShop(shopEnv(dataDir(), extra));
+    const error = await started.then(
+      () => {
+        throw new Error('the process started');
+      },
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ShopExitedError);
+    expect((error as ShopExitedError).exit).toBe(1);
+    return (error as Error).message;
+  }
+
+  it('names the broker, the setting and the reason, without the password', async () => {
+    const port = await freePort();
+    const said = await failedStart({
+      SPLITSHOP_MODULES: 'catalog',
+      SPLITSHOP_INTERNAL_SECRET: 'internal-secret-that-is-long-enough-0123456789',
+      AMQP_URL: `amqp://guest:hush-hush@127.0.0.1:${port}`,
+    });
+    expect(said).toContain(
+      `splitshop failed to start: cannot connect to RabbitMQ at amqp://guest:***@127.0.0.1:${port} (AMQP_URL): connect ECONNREFUSED`,
+    );
+    expect(said).not.toContain('hush-hush');
+  });
+
+  it('names the database, the setting and the reason, without the password', async () => {
+    const port = await freePort();
+    const said = await failedStart({
+      CATALOG_DATABASE_URL: `postgres://postgres:hush-hush@127.0.0.1:${port}/shop_catalog`,
+    });
+    expect(said).toMatch(
+      /splitshop failed to start: cannot open the catalog database \(CATALOG_DATABASE_URL\): .*postgres:\*\*\*@.*: connect ECONNREFUSED/,
+    );
+    expect(said).not.toContain('hush-hush');
   });
 });
