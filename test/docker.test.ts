@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { resolveRole } from '../src/bootstrap/topology.ts';
@@ -92,6 +92,21 @@ describe('docker/compose.yaml and docker/Dockerfile', () => {
           expect(init).toContain(`CREATE DATABASE ${new URL(value).pathname.slice(1)};`);
       }
     }
+  });
+
+  it('gives the node user a data directory it may write where DATA_DIR points by default', () => {
+    // Without it the image's default topology, the monolith on SQLite, could not create its files in
+    // the root-owned /app: `docker run` would fail with EACCES.
+    const dockerfile = read('docker/Dockerfile');
+    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const workdir = /^WORKDIR (\S+)$/m.exec(final)?.[1];
+    const dataDir = posix.join(workdir!, loadConfig({}).dataDir.slice(process.cwd().length + 1));
+    expect(dataDir).toBe('/app/data');
+    const user = final.indexOf('\nUSER node');
+    const chown = final.search(new RegExp(`\\nRUN mkdir -p ${dataDir} && chown node:node ${dataDir}\\n`));
+    expect(chown).toBeGreaterThan(-1);
+    expect(chown).toBeLessThan(user);
+    expect(final).toContain(`\nVOLUME ${dataDir}\n`);
   });
 
   it('starts the gateway after every module service', () => {
