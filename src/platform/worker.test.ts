@@ -113,6 +113,51 @@ describe('drain worker', () => {
     expect(rounds).toBe(2);
   });
 
+  it('logs a failure that goes on once, again when it changes, and when a round works again', async () => {
+    const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+    const record =
+      (level: string) =>
+      (fields: Record<string, unknown>, message: string): void =>
+        void lines.push({ level, message, fields });
+    let error: string | undefined = 'connect ECONNREFUSED 127.0.0.1:5432';
+    let rounds = 0;
+    worker = createDrainWorker({
+      batchSize: 10,
+      intervalMs: 60_000,
+      log: { error: record('error'), info: record('info') } as unknown as pino.Logger,
+      failure: 'outbox relay failed; will retry',
+      async batch() {
+        rounds++;
+        if (error !== undefined) throw new Error(error);
+        return 0;
+      },
+    });
+    worker.start();
+    for (let i = 0; i < 20; i++) {
+      worker.notify();
+      await worker.idle();
+    }
+    // Twenty failed rounds, as a relay polling a database that is down: one line, not twenty.
+    expect(rounds).toBe(20);
+    expect(lines.map((l) => l.level)).toEqual(['error']);
+    error = 'Connection terminated unexpectedly';
+    worker.notify();
+    await worker.idle();
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ level: 'error', fields: { failed_rounds: 21 } });
+    error = undefined;
+    worker.notify();
+    await worker.idle();
+    worker.notify();
+    await worker.idle();
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatchObject({
+      level: 'info',
+      message: 'working again after failed rounds',
+      fields: { failed_rounds: 21 },
+    });
+  });
+
   it('stop lets the batch in flight finish and runs nothing after it', async () => {
     const due = { count: 30 };
     const hold = gate();

@@ -7,9 +7,16 @@ export interface DrainWorkerOptions {
   /** How often to look for due work when nothing wakes the worker. */
   readonly intervalMs: number;
   readonly log: Logger;
-  /** The error line of a round that failed; the next wake-up or poll tries again. */
+  /**
+   * The error line of a round that failed; the next wake-up or poll tries again. While rounds keep
+   * failing (a database that is down) it is written again only when the error changes or a minute has
+   * passed, with the count of failed rounds, and a line at info says when a round succeeds again.
+   */
   readonly failure: string;
 }
+
+/** How often a failure that goes on is logged again. */
+const REPEAT_FAILURE_MS = 60_000;
 
 export interface DrainWorker {
   start(): void;
@@ -40,6 +47,23 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
   let current: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
+  /** Rounds that failed in a row, since when, and what was last logged of them. */
+  let failing: { rounds: number; since: number; loggedAt: number; message: string } | undefined;
+
+  function failed(err: unknown): void {
+    const now = Date.now();
+    const message = err instanceof Error ? err.message : String(err);
+    if (failing === undefined) {
+      failing = { rounds: 1, since: now, loggedAt: now, message };
+      log.error({ err }, options.failure);
+      return;
+    }
+    failing.rounds++;
+    if (message === failing.message && now - failing.loggedAt < REPEAT_FAILURE_MS) return;
+    failing.loggedAt = now;
+    failing.message = message;
+    log.error({ err, failed_rounds: failing.rounds, failing_for_ms: now - failing.since }, options.failure);
+  }
 
   async function round(): Promise<void> {
     running = true;
@@ -51,8 +75,15 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
           n = await batch();
         } while (n === batchSize && !stopped);
       } while (wakeAgain && !stopped);
+      if (failing !== undefined) {
+        log.info(
+          { failed_rounds: failing.rounds, failing_for_ms: Date.now() - failing.since },
+          'working again after failed rounds',
+        );
+        failing = undefined;
+      }
     } catch (err) {
-      log.error({ err }, options.failure);
+      failed(err);
     } finally {
       running = false;
     }
