@@ -3,7 +3,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createFaultProxy } from '../support/fault-proxy.ts';
 import { adminLogin, createClient, login, register } from '../support/http-client.ts';
+import { createTestDatabase } from '../support/postgres.ts';
+import { needs } from '../support/services.ts';
 import {
   freePort,
   ROOT,
@@ -198,4 +201,57 @@ describe('a process that cannot reach what it needs', () => {
     );
     expect(said).not.toContain('hush-hush');
   });
+});
+
+describe.skipIf(!(await needs('postgres')))('a module whose database goes away', () => {
+  it('answers 503 with Retry-After while it is away, logs the outage once, and serves again when it is back', async () => {
+    const database = await createTestDatabase('outage_catalog');
+    const proxy = await createFaultProxy();
+    proxy.setTarget({ host: '127.0.0.1', port: 5432 });
+    const shop = await spawnShop(
+      shopEnv(dataDir(), {
+        PORT: String(await freePort()),
+        CATALOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database.name}`,
+      }),
+    );
+    try {
+      const products = () => fetch(`${shop.baseUrl}/v1/products`);
+      expect((await products()).status).toBe(200);
+
+      await proxy.setToxic({ kind: 'down' });
+      const relayFailures = () =>
+        shop.logs.filter(
+          (l) => l.module === 'catalog' && l.component === 'outbox-relay' && l.level === 'error',
+        );
+      for (let i = 0; i < 5; i++) {
+        const res = await products();
+        expect(res.status).toBe(503);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect(await res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      }
+      // The catalog's outbox relay polls every 500 ms: 2.5 s of outage is five failed rounds, one line.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(relayFailures()).toHaveLength(1);
+
+      await proxy.setToxic(undefined);
+      const deadline = Date.now() + 15_000;
+      while ((await products()).status !== 200) {
+        if (Date.now() > deadline) throw new Error('the catalog did not serve again');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      while (
+        !shop.logs.some(
+          (l) => l.component === 'outbox-relay' && l.msg === 'working again after failed rounds',
+        )
+      ) {
+        if (Date.now() > deadline) throw new Error('the relay did not say it works again');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await stopShop(shop);
+      await proxy.close();
+      await database.drop();
+    }
+  }, 60_000);
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { isAppError, platformErrors } from '../errors.ts';
 
 /** An RFC 9457 problem document as Splitshop writes it. */
@@ -64,6 +65,9 @@ export function toProblem(error: unknown): Problem {
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
     return toProblem(platformErrors.VALIDATION_FAILED(fastifyError.message));
+  }
+  if (isDatabaseUnavailable(error)) {
+    return toProblem(platformErrors.SERVICE_UNAVAILABLE('A database this service needs is unavailable'));
   }
   return toProblem(platformErrors.INTERNAL());
 }
