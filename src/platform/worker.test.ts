@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffMs, createDrainWorker, type DrainWorker } from './worker.ts';
 
 const silent = pino({ level: 'silent' });
@@ -113,13 +113,14 @@ describe('drain worker', () => {
     expect(rounds).toBe(2);
   });
 
-  it('logs a failure that goes on once, again when it changes, and when a round works again', async () => {
+  it('logs a failure that goes on once, again a minute later, and when a round works again', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
     const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
     const record =
       (level: string) =>
       (fields: Record<string, unknown>, message: string): void =>
         void lines.push({ level, message, fields });
-    let error: string | undefined = 'connect ECONNREFUSED 127.0.0.1:5432';
+    let error: string | undefined = 'Connection terminated unexpectedly';
     let rounds = 0;
     worker = createDrainWorker({
       batchSize: 10,
@@ -132,30 +133,34 @@ describe('drain worker', () => {
         return 0;
       },
     });
-    worker.start();
-    for (let i = 0; i < 20; i++) {
-      worker.notify();
+    const turn = async () => {
+      worker!.notify();
+      await worker!.idle();
+    };
+    try {
+      worker.start();
       await worker.idle();
+      error = 'connect ECONNREFUSED 127.0.0.1:5432';
+      for (let i = 0; i < 19; i++) await turn();
+      // Twenty failed rounds, as a relay polling a database that is down: one line, not twenty.
+      expect(rounds).toBe(20);
+      expect(lines.map((l) => l.level)).toEqual(['error']);
+      vi.advanceTimersByTime(60_000);
+      await turn();
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatchObject({ level: 'error', fields: { failed_rounds: 21 } });
+      error = undefined;
+      await turn();
+      await turn();
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toMatchObject({
+        level: 'info',
+        message: 'working again after failed rounds',
+        fields: { failed_rounds: 21 },
+      });
+    } finally {
+      vi.useRealTimers();
     }
-    // Twenty failed rounds, as a relay polling a database that is down: one line, not twenty.
-    expect(rounds).toBe(20);
-    expect(lines.map((l) => l.level)).toEqual(['error']);
-    error = 'Connection terminated unexpectedly';
-    worker.notify();
-    await worker.idle();
-    expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatchObject({ level: 'error', fields: { failed_rounds: 21 } });
-    error = undefined;
-    worker.notify();
-    await worker.idle();
-    worker.notify();
-    await worker.idle();
-    expect(lines).toHaveLength(3);
-    expect(lines[2]).toMatchObject({
-      level: 'info',
-      message: 'working again after failed rounds',
-      fields: { failed_rounds: 21 },
-    });
   });
 
   it('stop lets the batch in flight finish and runs nothing after it', async () => {

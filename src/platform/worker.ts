@@ -9,8 +9,8 @@ export interface DrainWorkerOptions {
   readonly log: Logger;
   /**
    * The error line of a round that failed; the next wake-up or poll tries again. While rounds keep
-   * failing (a database that is down) it is written again only when the error changes or a minute has
-   * passed, with the count of failed rounds, and a line at info says when a round succeeds again.
+   * failing (a database that is down) it is written again once a minute, with the latest error and the
+   * count of failed rounds, and a line at info says when a round succeeds again.
    */
   readonly failure: string;
 }
@@ -48,20 +48,19 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
   /** Rounds that failed in a row, since when, and what was last logged of them. */
-  let failing: { rounds: number; since: number; loggedAt: number; message: string } | undefined;
+  let failing: { rounds: number; since: number; loggedAt: number } | undefined;
 
   function failed(err: unknown): void {
     const now = Date.now();
-    const message = err instanceof Error ? err.message : String(err);
     if (failing === undefined) {
-      failing = { rounds: 1, since: now, loggedAt: now, message };
+      failing = { rounds: 1, since: now, loggedAt: now };
       log.error({ err }, options.failure);
       return;
     }
     failing.rounds++;
-    if (message === failing.message && now - failing.loggedAt < REPEAT_FAILURE_MS) return;
+    // Not on every change of the error either: an outage reads "connection terminated", then "refused".
+    if (now - failing.loggedAt < REPEAT_FAILURE_MS) return;
     failing.loggedAt = now;
-    failing.message = message;
     log.error({ err, failed_rounds: failing.rounds, failing_for_ms: now - failing.since }, options.failure);
   }
 
