@@ -411,7 +411,10 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
       durable: false,
       onResubscribed: () => resubscribed++,
     });
-    const publisherBus = await bus();
+    const lines: Array<{ level: number; msg: string }> = [];
+    const publisherBus = await bus({
+      log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
+    });
     const publisher = await publisherModule(publisherBus);
     const relay = createOutboxRelay({
       db: publisher.db.db,
@@ -459,5 +462,9 @@ describe.skipIf(!(await needs('rabbitmq')))('AMQP event bus', () => {
     await waitFor('the consumer to be connected', connected(consumerBus));
     expect(await consumer.effects()).toEqual(range(1, 40));
     expect(resubscribed).toBe(1);
+    // Each failed attempt is logged at debug; the first also at warn, and no other before a minute.
+    const failed = lines.filter((line) => line.msg === 'AMQP reconnection failed; will retry');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.filter((line) => line.level === 40)).toHaveLength(1);
   }, 90_000);
 });

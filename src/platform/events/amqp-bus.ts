@@ -62,6 +62,9 @@ interface Session {
   lost: boolean;
 }
 
+/** How often a reconnection that keeps failing is logged at warn (each attempt is at debug). */
+const RECONNECT_WARNING_MS = 60_000;
+
 /**
  * The event bus over RabbitMQ. Each publishing module has a durable topic exchange, each consuming
  * module a durable quorum queue bound to the types it handles. `publish` resolves on the broker's
@@ -156,6 +159,8 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
   }
 
   async function reconnect(): Promise<void> {
+    // The first failed attempt is a warning, then one a minute: the broker may be away for long.
+    let warnedAt = 0;
     try {
       for (let attempt = 1; !closing; attempt++) {
         await sleep(backoffMs(attempt, { baseMs: initialMs, maxMs, jitter: true }));
@@ -171,7 +176,11 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
           for (const registration of registrations.values()) registration.onResubscribed?.();
           return;
         } catch (err) {
-          log.warn({ err, attempt }, 'AMQP reconnection failed; will retry');
+          const now = Date.now();
+          if (now - warnedAt >= RECONNECT_WARNING_MS) {
+            warnedAt = now;
+            log.warn({ err, attempt }, 'AMQP reconnection failed; will retry');
+          } else log.debug({ err, attempt }, 'AMQP reconnection failed; will retry');
         }
       }
     } finally {
