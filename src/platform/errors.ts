@@ -79,3 +79,20 @@ export const platformErrors = defineErrors({
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
   TIMEOUT: { status: 504, title: 'The request took too long' },
 });
+
+/**
+ * Node's codes for a socket that could not connect or was cut: the other end may never have seen the
+ * request. The RPC clients and the gateway read them as transport failures, the edge (from a database
+ * driver) as a database that is unavailable.
+ */
+export const SOCKET_ERROR_CODES: readonly string[] = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+];

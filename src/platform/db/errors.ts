@@ -1,3 +1,5 @@
+import { SOCKET_ERROR_CODES } from '../errors.ts';
+
 /** A unique or primary-key constraint refused the write, as SQLite (better-sqlite3) or Postgres (pg) says it. */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -24,14 +26,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 const UNAVAILABLE_CODES = new Set([
   // The socket to the server.
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
+  ...SOCKET_ERROR_CODES,
   // Postgres SQLSTATEs (class 08, connection exceptions, is matched by its prefix): admin or crash
   // shutdown, cannot connect now, too many connections, statement timeout, lock timeout,
   // serialization failure, deadlock.

@@ -1,4 +1,4 @@
-import { AppError, platformErrors } from '../errors.ts';
+import { AppError, platformErrors, SOCKET_ERROR_CODES } from '../errors.ts';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.ts';
 
 /**
@@ -28,15 +28,7 @@ export function isTransportFailure(error: unknown): error is TransportFailure {
 
 /** Socket and connection errors of Node and undici: the request may not have reached the service. */
 const TRANSPORT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
+  ...SOCKET_ERROR_CODES,
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
