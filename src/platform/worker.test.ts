@@ -148,15 +148,15 @@ describe('drain worker', () => {
       vi.advanceTimersByTime(60_000);
       await turn();
       expect(lines).toHaveLength(2);
-      expect(lines[1]).toMatchObject({ level: 'error', fields: { failed_rounds: 21 } });
+      expect(lines[1]).toMatchObject({ level: 'error', fields: { failed_runs: 21 } });
       error = undefined;
       await turn();
       await turn();
       expect(lines).toHaveLength(3);
       expect(lines[2]).toMatchObject({
         level: 'info',
-        message: 'working again after failed rounds',
-        fields: { failed_rounds: 21 },
+        message: 'working again after failed runs',
+        fields: { failed_runs: 21 },
       });
     } finally {
       vi.useRealTimers();

@@ -18,6 +18,41 @@ export interface DrainWorkerOptions {
 /** How often a failure that goes on is logged again. */
 const REPEAT_FAILURE_MS = 60_000;
 
+/** The log of something done again and again (a poll, a sweep) that may fail many times in a row. */
+export interface RepeatedFailureLog {
+  /** Logs the first failure in a row at error, then one a minute with the count of failed runs. */
+  failed(err: unknown): void;
+  /** After failures, says at info that a run worked again. */
+  succeeded(): void;
+}
+
+export function repeatedFailureLog(log: Logger, message: string): RepeatedFailureLog {
+  let failing: { runs: number; since: number; loggedAt: number } | undefined;
+  return {
+    failed(err) {
+      const now = Date.now();
+      if (failing === undefined) {
+        failing = { runs: 1, since: now, loggedAt: now };
+        log.error({ err }, message);
+        return;
+      }
+      failing.runs++;
+      // Not on every change of the error either: an outage reads "connection terminated", then "refused".
+      if (now - failing.loggedAt < REPEAT_FAILURE_MS) return;
+      failing.loggedAt = now;
+      log.error({ err, failed_runs: failing.runs, failing_for_ms: now - failing.since }, message);
+    },
+    succeeded() {
+      if (failing === undefined) return;
+      log.info(
+        { failed_runs: failing.runs, failing_for_ms: Date.now() - failing.since },
+        'working again after failed runs',
+      );
+      failing = undefined;
+    },
+  };
+}
+
 export interface DrainWorker {
   start(): void;
   /**
@@ -47,22 +82,7 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
   let current: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
-  /** Rounds that failed in a row, since when, and what was last logged of them. */
-  let failing: { rounds: number; since: number; loggedAt: number } | undefined;
-
-  function failed(err: unknown): void {
-    const now = Date.now();
-    if (failing === undefined) {
-      failing = { rounds: 1, since: now, loggedAt: now };
-      log.error({ err }, options.failure);
-      return;
-    }
-    failing.rounds++;
-    // Not on every change of the error either: an outage reads "connection terminated", then "refused".
-    if (now - failing.loggedAt < REPEAT_FAILURE_MS) return;
-    failing.loggedAt = now;
-    log.error({ err, failed_rounds: failing.rounds, failing_for_ms: now - failing.since }, options.failure);
-  }
+  const failures = repeatedFailureLog(log, options.failure);
 
   async function round(): Promise<void> {
     running = true;
@@ -74,15 +94,9 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
           n = await batch();
         } while (n === batchSize && !stopped);
       } while (wakeAgain && !stopped);
-      if (failing !== undefined) {
-        log.info(
-          { failed_rounds: failing.rounds, failing_for_ms: Date.now() - failing.since },
-          'working again after failed rounds',
-        );
-        failing = undefined;
-      }
+      failures.succeeded();
     } catch (err) {
-      failed(err);
+      failures.failed(err);
     } finally {
       running = false;
     }

@@ -205,13 +205,16 @@ describe('a process that cannot reach what it needs', () => {
 
 describe.skipIf(!(await needs('postgres')))('a module whose database goes away', () => {
   it('answers 503 with Retry-After while it is away, logs the outage once, and serves again when it is back', async () => {
-    const database = await createTestDatabase('outage_catalog');
+    const catalog = await createTestDatabase('outage_catalog');
+    const orders = await createTestDatabase('outage_orders');
     const proxy = await createFaultProxy();
     proxy.setTarget({ host: '127.0.0.1', port: 5432 });
     const shop = await spawnShop(
       shopEnv(dataDir(), {
         PORT: String(await freePort()),
-        CATALOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database.name}`,
+        CATALOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${catalog.name}`,
+        ORDERS_DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${orders.name}`,
+        SAGA_SWEEP_INTERVAL_MS: '200',
       }),
     );
     try {
@@ -230,9 +233,11 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
         expect(res.headers.get('retry-after')).toBe('1');
         expect(await res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
       }
-      // The catalog's outbox relay polls every 500 ms: 2.5 s of outage is five failed rounds, one line.
+      // The catalog's outbox relay polls every 500 ms and the orders' saga sweep runs every 200 ms here:
+      // 2.5 s of outage is five and twelve failed runs, one line each.
       await new Promise((resolve) => setTimeout(resolve, 2500));
       expect(relayFailures()).toHaveLength(1);
+      expect(shop.logs.filter((l) => l.msg === 'saga sweep failed')).toHaveLength(1);
 
       await proxy.setToxic(undefined);
       const deadline = Date.now() + 15_000;
@@ -241,9 +246,7 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       while (
-        !shop.logs.some(
-          (l) => l.component === 'outbox-relay' && l.msg === 'working again after failed rounds',
-        )
+        !shop.logs.some((l) => l.component === 'outbox-relay' && l.msg === 'working again after failed runs')
       ) {
         if (Date.now() > deadline) throw new Error('the relay did not say it works again');
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -251,7 +254,8 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
     } finally {
       await stopShop(shop);
       await proxy.close();
-      await database.drop();
+      await catalog.drop();
+      await orders.drop();
     }
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { type CallContext, systemContext } from '../../platform/context.ts';
 import { crashPoint } from '../../platform/faults.ts';
 import type { Logger } from '../../platform/log.ts';
+import { repeatedFailureLog } from '../../platform/worker.ts';
 import type { OrderStore } from './event-store.ts';
 import type { DomainEvent, OrderState } from './events.ts';
 import type { OrdersPorts } from './ports.ts';
@@ -223,11 +224,14 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     await advanceAll(await listDueSagas(db, now(), concurrency * 4));
   }
 
+  // A database that is down fails every sweep: one line, not one each `sweepIntervalMs`.
+  const sweepFailures = repeatedFailureLog(log, 'saga sweep failed');
+
   function schedule(): void {
     if (!started || stopping) return;
     timer = setTimeout(() => {
       sweeping = sweep()
-        .catch((err) => log.error({ err }, 'saga sweep failed'))
+        .then(sweepFailures.succeeded, sweepFailures.failed)
         .finally(() => {
           sweeping = undefined;
           schedule();
