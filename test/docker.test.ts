@@ -94,6 +94,14 @@ describe('docker/compose.yaml and docker/Dockerfile', () => {
     }
   });
 
+  it('listens on every interface of the container, where the shop itself listens on its loopback', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    const dockerfile = read('docker/Dockerfile');
+    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const env = /^ENV (.+)$/m.exec(final)?.[1] ?? '';
+    expect(env.split(/\s+/)).toContain('HOST=0.0.0.0');
+  });
+
   it('gives the node user a data directory it may write where DATA_DIR points by default', () => {
     // Without it the image's default topology, the monolith on SQLite, could not create its files in
     // the root-owned /app: `docker run` would fail with EACCES.

@@ -5,6 +5,7 @@ describe('configuration', () => {
   it('fills defaults, generates development secrets, and freezes the result', () => {
     const config = loadConfig({});
     expect(config.port).toBe(8000);
+    expect(config.host).toBe('127.0.0.1');
     expect(Buffer.byteLength(config.jwtSecret)).toBeGreaterThanOrEqual(32);
     expect(config.adminPasswordGenerated).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);

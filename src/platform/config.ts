@@ -7,8 +7,11 @@ import { Value } from 'typebox/value';
 export const ConfigSchema = Type.Object({
   /** PORT */
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  /** HOST */
-  host: Type.String({ default: '0.0.0.0' }),
+  /**
+   * HOST: this machine only by default, so `npm start` does not offer a shop with a freshly printed
+   * admin password to the whole network; the image sets `0.0.0.0`, as a container must.
+   */
+  host: Type.String({ default: '127.0.0.1' }),
   /** DATA_DIR: where each module's SQLite file lives. */
   dataDir: Type.String({ default: './data' }),
   /** LOG_LEVEL */
