@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from '../platform/config.ts';
@@ -13,6 +14,20 @@ import { DURABILITY, type ModuleName } from './topology.ts';
 /** A module's database URL: configured, or its SQLite file under the data directory. */
 export function databaseUrl(config: Config, module: ModuleName): string {
   return config.databaseUrls[module] ?? `sqlite:${join(config.dataDir, `${module}.db`)}`;
+}
+
+/**
+ * For the maintenance commands, which work on a shop's existing data: the setting that places a module's
+ * database and where it points, when that is a SQLite file that does not exist (a wrong `DATA_DIR`,
+ * most often), rather than creating an empty database there.
+ */
+export function missingDatabase(config: Config, module: ModuleName): string | undefined {
+  const url = databaseUrl(config, module);
+  if (!url.startsWith('sqlite:')) return undefined;
+  const file = url.slice('sqlite:'.length);
+  if (existsSync(file)) return undefined;
+  const setting = config.databaseUrls[module] ? `${module.toUpperCase()}_DATABASE_URL` : 'DATA_DIR';
+  return `there is no ${module} database at ${file} (${setting})`;
 }
 
 export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {

@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../platform/config.ts';
+import { messageChain } from '../platform/errors.ts';
 import { createLogger } from '../platform/log.ts';
 import { buildShop } from './shop.ts';
 
@@ -39,19 +40,8 @@ async function main(): Promise<void> {
   );
 }
 
-/** An error's message followed by its causes' (`a: b: c`), so the reason at the bottom is not lost. */
-function reasonOf(err: unknown): string {
-  const messages: string[] = [];
-  for (let e: unknown = err; e !== undefined && messages.length < 5; e = (e as Error).cause) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (message && !messages.at(-1)?.endsWith(message)) messages.push(message);
-    if (!(e instanceof Error)) break;
-  }
-  return messages.join(': ');
-}
-
 main().catch((err: unknown) => {
   // The logger may not exist yet (bad configuration): say why on stderr and exit non-zero.
-  process.stderr.write(`splitshop failed to start: ${reasonOf(err)}\n`);
+  process.stderr.write(`splitshop failed to start: ${messageChain(err)}\n`);
   process.exit(1);
 });

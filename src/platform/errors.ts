@@ -96,3 +96,14 @@ export const SOCKET_ERROR_CODES: readonly string[] = [
   'ENOTFOUND',
   'EAI_AGAIN',
 ];
+
+/** An error's message followed by its causes' (`a: b: c`), so the reason at the bottom is not lost. */
+export function messageChain(err: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = err; e !== undefined && messages.length < 5; e = (e as Error).cause) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (message && !messages.at(-1)?.endsWith(message)) messages.push(message);
+    if (!(e instanceof Error)) break;
+  }
+  return messages.join(': ');
+}

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -258,4 +258,40 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
       await orders.drop();
     }
   }, 60_000);
+});
+
+describe('the maintenance commands', () => {
+  /** Runs `src/bootstrap/<script>.ts` as npm would, and returns how it ended and what it wrote. */
+  async function command(script: string, args: string[], env: Record<string, string>) {
+    return run(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', join(ROOT, `src/bootstrap/${script}.ts`), ...args],
+      { cwd: ROOT, env },
+    ).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  }
+
+  it('refuse a module name they do not know, and name the ones there are', async () => {
+    const { code, stderr } = await command('replay-dead-letters', ['notifcations'], shopEnv(dataDir()));
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'no module named notifcations: the modules are users, catalog, payments, notifications, orders',
+    );
+  });
+
+  it('say so when the data directory holds no shop, and create nothing there', async () => {
+    const nowhere = join(dataDir(), 'not-the-shop');
+    const replayed = await command('replay-dead-letters', [], shopEnv(nowhere));
+    expect(replayed.code).toBe(1);
+    expect(replayed.stdout).toContain(
+      `orders: there is no orders database at ${nowhere}/orders.db (DATA_DIR)`,
+    );
+    expect(replayed.stderr).toContain('is DATA_DIR where the shop keeps its data?');
+    const rebuilt = await command('rebuild-projections', [], shopEnv(nowhere));
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toContain(`there is no orders database at ${nowhere}/orders.db (DATA_DIR)`);
+    expect(existsSync(nowhere)).toBe(false);
+  });
 });
