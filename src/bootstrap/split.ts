@@ -1,6 +1,12 @@
 import { configVariables, SERVICE_NAMES } from '../platform/config.ts';
 import { ensurePostgresDatabase } from '../platform/db/postgres.ts';
-import { busyPorts, generatedSecrets, launchTopology, topologyEnv } from './launcher.ts';
+import {
+  busyPorts,
+  generatedSecrets,
+  type LaunchedProcess,
+  launchTopology,
+  topologyEnv,
+} from './launcher.ts';
 import { split } from './topology.ts';
 
 /**
@@ -110,8 +116,26 @@ const stop = async (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
-for (const p of topology.processes) {
-  void p.exited.then((code) => {
-    if (!stopping) process.stdout.write(`[${p.name}] exited (${code}); the others keep running\n`);
+/**
+ * A process that exits on its own is started again, as compose's `restart: unless-stopped` does: after
+ * a second, and twice as long each time it dies again within a minute of its start, up to 30 s.
+ */
+function restartWhenItExits(p: LaunchedProcess, delayMs = 1000): void {
+  const upSince = Date.now();
+  void p.exited.then(async (code) => {
+    if (stopping) return;
+    const wait = Date.now() - upSince < 60_000 ? delayMs : 1000;
+    process.stdout.write(`[${p.name}] exited (${code}); starting it again in ${wait / 1000} s\n`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (stopping) return;
+    try {
+      await topology.restart(p);
+      process.stdout.write(`[${p.name}] is back\n`);
+    } catch (err) {
+      if (!stopping)
+        process.stdout.write(`[${p.name}] did not come back: ${err instanceof Error ? err.message : err}\n`);
+    }
+    restartWhenItExits(p, Math.min(wait * 2, 30_000));
   });
 }
+for (const p of topology.processes) restartWhenItExits(p);

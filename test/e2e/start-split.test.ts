@@ -77,7 +77,7 @@ describe.skipIf(!(await needs('postgres', 'rabbitmq', 'redis')))('npm run start:
     await deleteNamespace('amqp://guest:guest@127.0.0.1:5672', namespace);
   });
 
-  it('starts seven processes behind the gateway, refuses a second shop on its ports, and Ctrl-C stops them all; a later start does not invent an admin password', async () => {
+  it('starts seven processes behind the gateway, starts one that dies again, refuses a second shop on its ports, and Ctrl-C stops them all; a later start does not invent an admin password', async () => {
     const offset = await freePortBlock(split);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -106,6 +106,13 @@ describe.skipIf(!(await needs('postgres', 'rabbitmq', 'redis')))('npm run start:
     const client = createClient(baseUrl);
     const token = await adminLogin(client, password!);
     expect(token.split('.')).toHaveLength(3);
+
+    // A process that dies is started again, as compose would.
+    const catalogPid = Number(/^\[catalog#1\]\s.*"pid":(\d+)/m.exec(first.output)?.[1]);
+    process.kill(catalogPid, 'SIGKILL');
+    await waitFor(first, /\[catalog#1\] exited \(SIGKILL\); starting it again in 1 s/);
+    await waitFor(first, /\[catalog#1\] is back/);
+    expect((await fetch(`http://127.0.0.1:${8102 + offset}/health/live`)).status).toBe(200);
 
     // A second shop on the same ports is refused before it starts anything; the first goes on serving.
     const second = startSplitScript(env);
