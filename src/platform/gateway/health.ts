@@ -5,7 +5,13 @@ import type { UpstreamState, Upstreams } from './upstreams.ts';
 
 const REDIS_TIMEOUT_MS = 1000;
 
-type Check = ({ status: 'up' } | { status: 'down'; error: string }) & Partial<UpstreamState>;
+type Check = ({ status: 'up' } | { status: 'down'; error: string }) &
+  Partial<UpstreamState> & {
+    /** Set on a check the gateway serves without: its being down does not make the gateway unready. */
+    readonly required?: false;
+    /** What the gateway does without it. */
+    readonly fallback?: string;
+  };
 
 async function pingRedis(redis: Redis): Promise<Check> {
   try {
@@ -21,9 +27,11 @@ async function pingRedis(redis: Redis): Promise<Check> {
 
 /**
  * The gateway's `/health/live`, and `/health/ready` and `/health`: healthy when every service has an
- * instance that passes its health checks and whose breaker is not open, and Redis (if configured)
- * answers; else 503 naming the failing checks. Each service's check lists its instances, whether each is
- * ejected, whether they all are (`panic`: they take requests all the same) and its breaker state.
+ * instance that passes its health checks and whose breaker is not open; else 503 naming the failing
+ * checks. Each service's check lists its instances, whether each is ejected, whether they all are
+ * (`panic`: they take requests all the same) and its breaker state. Redis (if configured) is shown but
+ * not required: without it the gateway counts rate limits in its own memory and serves on, so a Redis
+ * outage must not make every gateway unready, which would take the shop down to protect a count.
  */
 export async function gatewayHealthRoutes(
   app: FastifyInstance,
@@ -39,8 +47,14 @@ export async function gatewayHealthRoutes(
         ? { status: 'up', ...state }
         : { status: 'down', error: 'no instance is available', ...state };
     }
-    if (redis !== undefined) checks.redis = await pingRedis(redis);
-    const healthy = Object.values(checks).every((check) => check.status === 'up');
+    if (redis !== undefined) {
+      const ping = await pingRedis(redis);
+      checks.redis =
+        ping.status === 'up'
+          ? { ...ping, required: false }
+          : { ...ping, required: false, fallback: 'rate limits are counted in this gateway alone' };
+    }
+    const healthy = Object.values(checks).every((check) => check.status === 'up' || check.required === false);
     reply.status(healthy ? 200 : 503);
     return { status: healthy ? 'healthy' : 'unhealthy', checks };
   };
