@@ -16,6 +16,11 @@ export function databaseUrl(config: Config, module: ModuleName): string {
   return config.databaseUrls[module] ?? `sqlite:${join(config.dataDir, `${module}.db`)}`;
 }
 
+/** The setting that places a module's database, for messages about it. */
+function databaseSetting(config: Config, module: ModuleName): string {
+  return config.databaseUrls[module] ? `${module.toUpperCase()}_DATABASE_URL` : 'DATA_DIR';
+}
+
 /**
  * For the maintenance commands, which work on a shop's existing data: the setting that places a module's
  * database and where it points, when that is a SQLite file that does not exist (a wrong `DATA_DIR`,
@@ -26,8 +31,7 @@ export function missingDatabase(config: Config, module: ModuleName): string | un
   if (!url.startsWith('sqlite:')) return undefined;
   const file = url.slice('sqlite:'.length);
   if (existsSync(file)) return undefined;
-  const setting = config.databaseUrls[module] ? `${module.toUpperCase()}_DATABASE_URL` : 'DATA_DIR';
-  return `there is no ${module} database at ${file} (${setting})`;
+  return `there is no ${module} database at ${file} (${databaseSetting(config, module)})`;
 }
 
 export async function openModuleDatabase(config: Config, module: ModuleName): Promise<ModuleDatabase<never>> {
@@ -36,8 +40,7 @@ export async function openModuleDatabase(config: Config, module: ModuleName): Pr
     if (isPostgresUrl(url)) await ensurePostgresDatabase(url);
     return await openDatabase<never>({ url, synchronous: DURABILITY[module] });
   } catch (cause) {
-    const setting = config.databaseUrls[module] ? `${module.toUpperCase()}_DATABASE_URL` : 'DATA_DIR';
-    throw new Error(`cannot open the ${module} database (${setting})`, { cause });
+    throw new Error(`cannot open the ${module} database (${databaseSetting(config, module)})`, { cause });
   }
 }
 
