@@ -29,12 +29,15 @@ interface ProcessRow {
   process: string;
   cpu_s: number;
   peak_rss_mib: number;
+  /** Proportional set size after both loads: shared pages divided among the processes sharing them. */
+  pss_mib: number;
 }
 
 interface TopologyResult {
   topology: string;
   startup_ms: number;
   idle_rss_mib: number;
+  idle_pss_mib: number;
   fixed: LoadResult;
   max: LoadResult;
   processes: ProcessRow[];
@@ -49,7 +52,9 @@ async function measure(
   progress(`${topology}: seeding 20 products and 20 customers`);
   const seeded = await seed(baseUrl, TEST_ADMIN_PASSWORD);
   await new Promise((r) => setTimeout(r, 1000));
-  const idle = pids.reduce((sum, p) => sum + processStats(p.pid).rss_mib, 0);
+  const idleStats = pids.map((p) => processStats(p.pid));
+  const idle = idleStats.reduce((sum, s) => sum + s.rss_mib, 0);
+  const idlePss = idleStats.reduce((sum, s) => sum + s.pss_mib, 0);
   const before = new Map(pids.map((p) => [p.name, processStats(p.pid).cpu_s]));
   const durationSeconds = DURATION;
   const fixed = await runMixAtRate(`${topology}, ${RATE} req/s`, baseUrl, seeded, {
@@ -66,9 +71,18 @@ async function measure(
       process: p.name,
       cpu_s: Math.round((stats.cpu_s - before.get(p.name)!) * 10) / 10,
       peak_rss_mib: stats.peak_rss_mib,
+      pss_mib: stats.pss_mib,
     };
   });
-  return { topology, startup_ms: startupMs, idle_rss_mib: Math.round(idle * 10) / 10, fixed, max, processes };
+  return {
+    topology,
+    startup_ms: startupMs,
+    idle_rss_mib: Math.round(idle * 10) / 10,
+    idle_pss_mib: Math.round(idlePss * 10) / 10,
+    fixed,
+    max,
+    processes,
+  };
 }
 
 async function benchMonolith(): Promise<TopologyResult> {
@@ -126,18 +140,28 @@ function table(results: TopologyResult[]): string {
 }
 
 function resources(results: TopologyResult[]): string {
-  const rows = ['| topology | process | CPU s (both loads) | peak RSS MiB |', '| --- | --- | ---: | ---: |'];
+  const rows = [
+    '| topology | process | CPU s (both loads) | peak RSS MiB | PSS MiB after the loads |',
+    '| --- | --- | ---: | ---: | ---: |',
+  ];
   for (const r of results) {
     for (const p of r.processes)
-      rows.push(`| ${r.topology} | ${p.process} | ${p.cpu_s} | ${p.peak_rss_mib} |`);
+      rows.push(`| ${r.topology} | ${p.process} | ${p.cpu_s} | ${p.peak_rss_mib} | ${p.pss_mib} |`);
     const cpu = r.processes.reduce((s, p) => s + p.cpu_s, 0);
     const rss = r.processes.reduce((s, p) => s + p.peak_rss_mib, 0);
-    rows.push(`| ${r.topology} | **all** | **${cpu.toFixed(1)}** | **${rss.toFixed(1)}** |`);
+    const pss = r.processes.reduce((s, p) => s + p.pss_mib, 0);
+    rows.push(
+      `| ${r.topology} | **all** | **${cpu.toFixed(1)}** | **${rss.toFixed(1)}** | **${pss.toFixed(1)}** |`,
+    );
   }
   rows.push(
     '',
+    'RSS counts the pages processes share (the Node binary, some 57 MiB) once in each of them, so the sum',
+    "of several processes' RSS overstates what they take; PSS shares those pages out among them.",
+    '',
     ...results.map(
-      (r) => `${r.topology}: ready in ${r.startup_ms} ms; idle RSS ${r.idle_rss_mib} MiB in all.`,
+      (r) =>
+        `${r.topology}: ready in ${r.startup_ms} ms; idle RSS ${r.idle_rss_mib} MiB in all, PSS ${r.idle_pss_mib} MiB.`,
     ),
   );
   return rows.join('\n');

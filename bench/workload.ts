@@ -191,15 +191,25 @@ export async function runMixAtRate(
 }
 
 /** CPU seconds used so far and peak resident memory of a process, from /proc. */
-export function processStats(pid: number): { cpu_s: number; peak_rss_mib: number; rss_mib: number } {
+export function processStats(pid: number): {
+  cpu_s: number;
+  peak_rss_mib: number;
+  rss_mib: number;
+  pss_mib: number;
+} {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const kib = (text: string, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
+  const mib = (k: number) => Math.round(k / 102.4) / 10;
+  // RSS counts pages shared with other processes (the Node binary's code, some 57 MiB) in each of them;
+  // PSS gives each process its share, so the PSS of several processes adds up to what they take.
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   return {
     cpu_s: Math.round((ticks / 100) * 10) / 10,
-    peak_rss_mib: Math.round(kib('VmHWM') / 102.4) / 10,
-    rss_mib: Math.round(kib('VmRSS') / 102.4) / 10,
+    peak_rss_mib: mib(kib(status, 'VmHWM')),
+    rss_mib: mib(kib(status, 'VmRSS')),
+    pss_mib: mib(kib(rollup, 'Pss')),
   };
 }
