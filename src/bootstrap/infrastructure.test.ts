@@ -42,10 +42,18 @@ describe.skipIf(!(await needs('redis')))('openRedis', () => {
 
     const server: ChildProcess = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'].concat([
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
         '--requirepass',
         'not-in-the-log',
-      ]),
+      ],
       { stdio: 'ignore' },
     );
     cleanups.push(() => server.kill('SIGKILL'));

@@ -8,7 +8,7 @@ import { createAmqpBus } from '../platform/events/amqp-bus.ts';
 import type { EventBus } from '../platform/events/bus.ts';
 import { createMemoryBus } from '../platform/events/memory-bus.ts';
 import type { EdgeOptions } from '../platform/http/server.ts';
-import type { Logger } from '../platform/log.ts';
+import { type Logger, repeatedFailureLog } from '../platform/log.ts';
 import { DURABILITY, type ModuleName } from './topology.ts';
 
 /** A module's database URL: configured, or its SQLite file under the data directory. */
@@ -97,21 +97,17 @@ export function openRedis(config: Config, log: Logger): Redis | undefined {
     // A Redis that hangs must not hang a login or a request: counting falls back to memory.
     commandTimeout: 500,
   });
-  // The host only: the URL may carry a password.
-  const server = URL.parse(config.redisUrl)?.host;
-  let down = false;
-  redis.on('error', (err: Error) => {
-    if (down) return;
-    down = true;
-    log.warn(
-      { err, redis: server },
-      'Redis is unreachable: rate limits and failed logins are counted in this process until it is back',
-    );
-  });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    log.info({ redis: server }, 'Redis is reachable again');
-  });
+  const outage = repeatedFailureLog(
+    log,
+    'Redis is unreachable: rate limits and failed logins are counted in this process until it is back',
+    // The host only: the URL may carry a password.
+    {
+      level: 'warn',
+      recovered: 'Redis is reachable again',
+      fields: { redis: URL.parse(config.redisUrl)?.host },
+    },
+  );
+  redis.on('error', (err: Error) => outage.failed(err));
+  redis.on('ready', () => outage.succeeded());
   return redis;
 }

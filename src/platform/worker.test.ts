@@ -94,7 +94,11 @@ describe('drain worker', () => {
     worker = createDrainWorker({
       batchSize: 10,
       intervalMs: 60_000,
-      log: { error: (_: unknown, message: string) => errors.push(message) } as unknown as pino.Logger,
+      log: {
+        error: (_: unknown, message: string) => errors.push(message),
+        info: () => undefined,
+        debug: () => undefined,
+      } as unknown as pino.Logger,
       failure: 'relay failed; will retry',
       async batch() {
         rounds++;
@@ -125,7 +129,7 @@ describe('drain worker', () => {
     worker = createDrainWorker({
       batchSize: 10,
       intervalMs: 60_000,
-      log: { error: record('error'), info: record('info') } as unknown as pino.Logger,
+      log: { error: record('error'), info: record('info'), debug: () => undefined } as unknown as pino.Logger,
       failure: 'outbox relay failed; will retry',
       async batch() {
         rounds++;

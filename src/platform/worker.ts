@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { type Logger, repeatedFailureLog } from './log.ts';
 
 export interface DrainWorkerOptions {
   /** Handles one batch of due work; returns how many items it took (a full batch means: more may be due). */
@@ -13,44 +13,6 @@ export interface DrainWorkerOptions {
    * count of failed rounds, and a line at info says when a round succeeds again.
    */
   readonly failure: string;
-}
-
-/** How often a failure that goes on is logged again. */
-const REPEAT_FAILURE_MS = 60_000;
-
-/** The log of something done again and again (a poll, a sweep) that may fail many times in a row. */
-export interface RepeatedFailureLog {
-  /** Logs the first failure in a row at error, then one a minute with the count of failed runs. */
-  failed(err: unknown): void;
-  /** After failures, says at info that a run worked again. */
-  succeeded(): void;
-}
-
-export function repeatedFailureLog(log: Logger, message: string): RepeatedFailureLog {
-  let failing: { runs: number; since: number; loggedAt: number } | undefined;
-  return {
-    failed(err) {
-      const now = Date.now();
-      if (failing === undefined) {
-        failing = { runs: 1, since: now, loggedAt: now };
-        log.error({ err }, message);
-        return;
-      }
-      failing.runs++;
-      // Not on every change of the error either: an outage reads "connection terminated", then "refused".
-      if (now - failing.loggedAt < REPEAT_FAILURE_MS) return;
-      failing.loggedAt = now;
-      log.error({ err, failed_runs: failing.runs, failing_for_ms: now - failing.since }, message);
-    },
-    succeeded() {
-      if (failing === undefined) return;
-      log.info(
-        { failed_runs: failing.runs, failing_for_ms: Date.now() - failing.since },
-        'working again after failed runs',
-      );
-      failing = undefined;
-    },
-  };
 }
 
 export interface DrainWorker {
@@ -82,7 +44,7 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
   let current: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
-  const failures = repeatedFailureLog(log, options.failure);
+  const failures = repeatedFailureLog(log, options.failure, { recovered: 'working again after failed runs' });
 
   async function round(): Promise<void> {
     running = true;

@@ -1,5 +1,5 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
-import type { Logger } from 'pino';
+import { type Logger, repeatedFailureLog } from '../log.ts';
 import { backoffMs } from '../worker.ts';
 import { type ConfirmedPublisher, createConfirmedPublisher, handleDelivery } from './amqp-channels.ts';
 import {
@@ -61,9 +61,6 @@ interface Session {
   blocked: string | undefined;
   lost: boolean;
 }
-
-/** How often a reconnection that keeps failing is logged at warn (each attempt is at debug). */
-const RECONNECT_WARNING_MS = 60_000;
 
 /**
  * The event bus over RabbitMQ. Each publishing module has a durable topic exchange, each consuming
@@ -158,9 +155,12 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
     reconnecting ??= reconnect();
   }
 
+  // The broker may be away for long: its first failed reconnection is a warning, then one a minute.
+  const reconnectFailures = repeatedFailureLog(log, 'AMQP reconnection failed; will retry', {
+    level: 'warn',
+  });
+
   async function reconnect(): Promise<void> {
-    // The first failed attempt is a warning, then one a minute: the broker may be away for long.
-    let warnedAt = 0;
     try {
       for (let attempt = 1; !closing; attempt++) {
         await sleep(backoffMs(attempt, { baseMs: initialMs, maxMs, jitter: true }));
@@ -172,15 +172,12 @@ export async function createAmqpBus(options: AmqpBusOptions): Promise<EventBus> 
             continue;
           }
           session = s;
+          reconnectFailures.succeeded();
           log.info({ attempt }, 'AMQP connection re-established');
           for (const registration of registrations.values()) registration.onResubscribed?.();
           return;
         } catch (err) {
-          const now = Date.now();
-          if (now - warnedAt >= RECONNECT_WARNING_MS) {
-            warnedAt = now;
-            log.warn({ err, attempt }, 'AMQP reconnection failed; will retry');
-          } else log.debug({ err, attempt }, 'AMQP reconnection failed; will retry');
+          reconnectFailures.failed(err, { attempt });
         }
       }
     } finally {
