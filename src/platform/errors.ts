@@ -97,6 +97,18 @@ export const SOCKET_ERROR_CODES: readonly string[] = [
   'EAI_AGAIN',
 ];
 
+/** Every error code on `error`, its causes, and the errors of an AggregateError. */
+export function codesOf(error: unknown): string[] {
+  if (typeof error !== 'object' || error === null) return [];
+  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  return [
+    ...(typeof code === 'string' ? [code] : []),
+    ...codesOf(cause),
+    // Happy eyeballs reports a refused connection per address as an AggregateError.
+    ...(Array.isArray(errors) ? errors.flatMap(codesOf) : []),
+  ];
+}
+
 /** An error's message followed by its causes' (`a: b: c`), so the reason at the bottom is not lost. */
 export function messageChain(err: unknown): string {
   const messages: string[] = [];

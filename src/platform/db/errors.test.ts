@@ -16,6 +16,8 @@ describe('database errors', () => {
       new Error('Connection terminated unexpectedly'),
       new Error('timeout exceeded when trying to connect'),
       new Error('Could not ensure the database', { cause: coded('ECONNRESET') }),
+      // A host name with several addresses: Node tries each and reports them all.
+      new AggregateError([coded('ECONNREFUSED'), coded('ECONNREFUSED')], 'connect failed'),
     ])
       expect(isDatabaseUnavailable(error), String(error)).toBe(true);
   });

@@ -1,4 +1,4 @@
-import { SOCKET_ERROR_CODES } from '../errors.ts';
+import { codesOf, SOCKET_ERROR_CODES } from '../errors.ts';
 
 /** A unique or primary-key constraint refused the write, as SQLite (better-sqlite3) or Postgres (pg) says it. */
 export function isUniqueViolation(error: unknown): boolean {
@@ -14,10 +14,9 @@ export function isUniqueViolation(error: unknown): boolean {
  * client (or the gateway's breaker) should treat them as the service being away for a moment.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (codesOf(error).some((code) => UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
   for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return true;
+    const { message, cause } = e as { message?: unknown; cause?: unknown };
     if (typeof message === 'string' && PG_MESSAGES.some((m) => message.startsWith(m))) return true;
     e = cause;
   }
@@ -39,6 +38,9 @@ const UNAVAILABLE_CODES = new Set([
   '40001',
   '40P01',
   // SQLite: another connection holds the lock past the busy timeout.
+  'SQLITE_BUSY',
+  'SQLITE_BUSY_SNAPSHOT',
+  'SQLITE_BUSY_RECOVERY',
   'SQLITE_LOCKED',
 ]);
 

@@ -8,7 +8,8 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import { Agent, Pool } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
-import { codesOf, connectionErrorCode } from '../rpc/transport.ts';
+import { codesOf } from '../errors.ts';
+import { connectionErrorCode } from '../rpc/transport.ts';
 
 /** How the gateway treats the instances of the services behind it. */
 export interface UpstreamOptions {

@@ -1,4 +1,4 @@
-import { AppError, platformErrors, SOCKET_ERROR_CODES } from '../errors.ts';
+import { AppError, codesOf, platformErrors, SOCKET_ERROR_CODES } from '../errors.ts';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.ts';
 
 /**
@@ -36,18 +36,6 @@ const TRANSPORT_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_DESTROYED',
 ]);
-
-/** Every error code on `error`, its causes, and the errors of an AggregateError. */
-export function codesOf(error: unknown): string[] {
-  if (typeof error !== 'object' || error === null) return [];
-  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
-  return [
-    ...(typeof code === 'string' ? [code] : []),
-    ...codesOf(cause),
-    // Happy eyeballs reports a refused connection per address as an AggregateError.
-    ...(Array.isArray(errors) ? errors.flatMap(codesOf) : []),
-  ];
-}
 
 /** The socket or connection error code in what undici threw (HTTP clients and the gateway alike), if any. */
 export function connectionErrorCode(error: unknown): string | undefined {
