@@ -8,6 +8,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { type RateLimitOptions, rateHeadersFor, rateKeyOf } from '../http/rate-limit.ts';
 import { type FastPath, requestIdOf } from '../http/server.ts';
 import { splitVersion, versionAsked } from '../http/versioning.ts';
+import type { Done } from './exchange.ts';
 import type { Answer, Caller, Forwarding, Route } from './proxy.ts';
 
 export interface FastPathOptions {
@@ -18,7 +19,7 @@ export interface FastPathOptions {
   readonly sharedLimits: boolean;
   /** The normal path and owner of a URL, or why it has none. */
   routeOf(method: string, url: string): Route | AppError;
-  answer(call: Forwarding): Promise<Answer>;
+  answer(call: Forwarding, done: Done<Answer>): void;
   /** True once the gateway is shutting down: fastify answers those requests 503. */
   closing(): boolean;
   /** Counts the requests this path took. */
@@ -125,19 +126,8 @@ export function createFastPath(options: FastPathOptions): FastPath {
       requestId,
       apiVersion: version,
     };
-    options.answer({ ...route, method, actor, body: undefined, startedAt, caller }).then(
-      (answer) => {
-        const headers = Object.assign(edge, answer.headers);
-        const { body } = answer;
-        if (Buffer.isBuffer(body) && headers['content-length'] === undefined)
-          headers['content-length'] = body.length;
-        res.writeHead(answer.status, headers);
-        if (body === undefined) res.end();
-        else if (Buffer.isBuffer(body)) endWhole(res, body);
-        else pipeline(body, res, () => undefined);
-        logCompleted(res.statusCode);
-      },
-      (error: unknown) => {
+    options.answer({ ...route, method, actor, body: undefined, startedAt, caller }, (error, answer) => {
+      if (error !== undefined) {
         const problem = toProblem(error);
         if (problem.status >= 500) log.error({ err: error, request_id: requestId }, 'request failed');
         const retryAfter = isAppError(error) ? error.extra.retry_after : undefined;
@@ -149,8 +139,18 @@ export function createFastPath(options: FastPathOptions): FastPath {
         res.writeHead(problem.status, edge);
         res.end(body);
         logCompleted(problem.status);
-      },
-    );
+        return;
+      }
+      const { status, body } = answer!;
+      const headers = Object.assign(edge, answer!.headers);
+      if (Buffer.isBuffer(body) && headers['content-length'] === undefined)
+        headers['content-length'] = body.length;
+      res.writeHead(status, headers);
+      if (body === undefined) res.end();
+      else if (Buffer.isBuffer(body)) endWhole(res, body);
+      else pipeline(body, res, () => undefined);
+      logCompleted(res.statusCode);
+    });
     function logCompleted(statusCode: number) {
       if (logging)
         log.info(

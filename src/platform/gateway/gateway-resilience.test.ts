@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GatewayOptions } from './gateway.ts';
 import {
@@ -168,6 +169,47 @@ describe('the gateway in front of failing instances', () => {
     expect((await request('/products/p1')).status).toBe(200);
     expect((await request('/products/p1')).status).toBe(200);
     expect(a.seen).toHaveLength(4);
+  });
+
+  it('counts only failures in a row toward the breaker, and logs it opening', async () => {
+    let failing = true;
+    const a = await startUpstream((req, res) =>
+      failing ? req.socket.destroy() : res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+    );
+    upstreams.push(a);
+    const lines: Array<{ msg: string; service?: string }> = [];
+    gateway = await startGateway(
+      gatewayOptions(
+        { catalog: [a.url], orders: [a.url], users: [a.url] },
+        {
+          cache: false,
+          log: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }),
+          upstream: { healthIntervalMs: 3_600_000, ejectAfterFailures: 100, breakerAfterFailures: 2 },
+        },
+      ),
+    );
+    const { request } = gateway;
+    const answers: number[] = [];
+    // Failure, success, failure, success: never two failures in a row, so the breaker stays closed.
+    for (let i = 0; i < 4; i++) {
+      answers.push((await request('/products/p1')).status);
+      failing = !failing;
+    }
+    expect(answers).toEqual([503, 200, 503, 200]);
+    expect(a.seen).toHaveLength(4);
+    failing = true;
+    expect((await request('/products/p1')).status).toBe(503);
+    expect((await request('/products/p1')).status).toBe(503);
+    expect(a.seen).toHaveLength(6);
+    // Two in a row: open, and the next request does not reach the instance.
+    const open = await request('/products/p1');
+    expect(open.status).toBe(503);
+    // The breaker's half-open delay (5 s by default), where a failed instance says 1 s.
+    expect(open.headers['retry-after']).toBe('5');
+    expect(a.seen).toHaveLength(6);
+    expect(lines.filter((line) => line.msg === 'circuit breaker opened')).toEqual([
+      expect.objectContaining({ service: 'catalog' }),
+    ]);
   });
 
   it('answers 503 with Retry-After when every instance fails, having tried each', async () => {

@@ -17,7 +17,7 @@ import {
   productIdOf,
   storable,
 } from './cache.ts';
-import { readAll, type UpstreamAnswer } from './exchange.ts';
+import { type Done, promised, readAll } from './exchange.ts';
 import { createFastPath, type FastPathStats } from './fast-path.ts';
 import { gatewayHealthRoutes } from './health.ts';
 import { createOpenApiMerger } from './openapi.ts';
@@ -145,59 +145,63 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   /** What a request is answered, from the edge cache or from the service that owns its path. */
-  async function answer(call: Forwarding): Promise<Answer> {
+  function answer(call: Forwarding, done: Done<Answer>): void {
     const { method, path, query, service } = call;
     const key = cache?.keyOf(method, path, query, call.caller.apiVersion);
     let ticket = 0;
     if (key !== undefined) {
       const hit = cache!.get(key);
-      if (hit !== undefined) return cachedAnswer(call, hit);
+      if (hit !== undefined) {
+        done(undefined, cachedAnswer(call, hit));
+        return;
+      }
       ticket = cache!.ticket();
     }
     const identity = internalAuth.sign(call.actor);
     const write = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
-    let upstream: UpstreamAnswer;
-    try {
-      upstream = await forward(
-        upstreams.get(service)!,
-        {
-          method: method as Dispatcher.HttpMethod,
-          path: query === '' ? path : `${path}?${query}`,
-          // A cacheable read asks for the whole answer: the gateway answers If-None-Match itself.
-          headers: forwardedHeaders(call.caller, identity, key !== undefined),
-          body: call.body,
-          idempotent:
-            !write ||
-            (call.caller.headers['idempotency-key'] !== undefined && keyedWrites.has(`${method} ${path}`)),
-          deadline: call.startedAt + upstreamOptions.timeoutMs,
-        },
-        upstreamOptions,
-      );
-    } finally {
+    const request = {
+      method: method as Dispatcher.HttpMethod,
+      path: query === '' ? path : `${path}?${query}`,
+      // A cacheable read asks for the whole answer: the gateway answers If-None-Match itself.
+      headers: forwardedHeaders(call.caller, identity, key !== undefined),
+      body: call.body,
+      idempotent:
+        !write ||
+        (call.caller.headers['idempotency-key'] !== undefined && keyedWrites.has(`${method} ${path}`)),
+      deadline: call.startedAt + upstreamOptions.timeoutMs,
+    };
+    forward(upstreams.get(service)!, request, upstreamOptions, (error, upstream) => {
       // Whatever a write to a product answered, it may have changed it: drop it before anyone hears back.
       if (write && cache !== undefined && isProductPath(path)) cache.invalidateProduct(productIdOf(path));
-    }
-
-    const { statusCode, headers, body } = upstream;
-    if (key !== undefined && storable(statusCode, headers)) {
-      const cached: CachedResponse = {
-        status: statusCode,
-        headers: Object.fromEntries(
-          CACHED_HEADERS.flatMap((name) => {
-            const value = headers[name];
-            return typeof value === 'string' ? [[name, value]] : [];
-          }),
-        ),
-        body: await readWhole(body, service),
-      };
-      cache!.set(key, ticket, cached);
-      return cachedAnswer(call, cached);
-    }
-    if (method === 'HEAD' || NO_BODY.has(statusCode)) {
-      if (!Buffer.isBuffer(body)) body.resume();
-      return { status: statusCode, headers: endToEndHeaders(headers), body: undefined };
-    }
-    return { status: statusCode, headers: endToEndHeaders(headers), body };
+      if (error !== undefined) {
+        done(error);
+        return;
+      }
+      const { statusCode, headers, body } = upstream!;
+      if (key !== undefined && storable(statusCode, headers)) {
+        readWhole(body, service).then((whole) => {
+          const cached: CachedResponse = {
+            status: statusCode,
+            headers: Object.fromEntries(
+              CACHED_HEADERS.flatMap((name) => {
+                const value = headers[name];
+                return typeof value === 'string' ? [[name, value]] : [];
+              }),
+            ),
+            body: whole,
+          };
+          cache!.set(key, ticket, cached);
+          done(undefined, cachedAnswer(call, cached));
+        }, done);
+        return;
+      }
+      if (method === 'HEAD' || NO_BODY.has(statusCode)) {
+        if (!Buffer.isBuffer(body)) body.resume();
+        done(undefined, { status: statusCode, headers: endToEndHeaders(headers), body: undefined });
+        return;
+      }
+      done(undefined, { status: statusCode, headers: endToEndHeaders(headers), body });
+    });
   }
 
   function cachedAnswer(call: Forwarding, cached: CachedResponse): Answer {
@@ -221,20 +225,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (isAppError(route)) throw route;
     let answered: Answer;
     try {
-      answered = await answer({
-        ...route,
-        method: request.method,
-        actor: request.actor,
-        body: request.body as Buffer | undefined,
-        startedAt: Date.now() - reply.elapsedTime,
-        caller: {
-          headers: request.headers,
-          address: request.socket.remoteAddress,
-          protocol: request.protocol,
-          requestId: request.id,
-          apiVersion: request.apiVersion,
-        },
-      });
+      answered = await promised<Answer>((done) =>
+        answer(
+          {
+            ...route,
+            method: request.method,
+            actor: request.actor,
+            body: request.body as Buffer | undefined,
+            startedAt: Date.now() - reply.elapsedTime,
+            caller: {
+              headers: request.headers,
+              address: request.socket.remoteAddress,
+              protocol: request.protocol,
+              requestId: request.id,
+              apiVersion: request.apiVersion,
+            },
+          },
+          done,
+        ),
+      );
     } catch (error) {
       if (isAppError(error) && typeof error.extra.retry_after === 'number')
         reply.header('retry-after', error.extra.retry_after);

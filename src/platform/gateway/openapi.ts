@@ -1,6 +1,6 @@
 import { platformErrors } from '../errors.ts';
 import { IDENTITY_HEADER, type InternalAuth } from '../rpc/identity.ts';
-import { readAll } from './exchange.ts';
+import { promised, readAll, type UpstreamAnswer } from './exchange.ts';
 import { forward } from './proxy.ts';
 import type { RouteTable } from './routes.ts';
 import type { Upstreams } from './upstreams.ts';
@@ -34,20 +34,23 @@ export function createOpenApiMerger(deps: {
     if (upstream === undefined) return undefined;
     try {
       const identity = deps.internalAuth.sign(undefined);
-      const response = await forward(
-        upstream,
-        {
-          method: 'GET',
-          path: '/openapi.json',
-          headers: {
-            [IDENTITY_HEADER]: identity,
-            'x-request-id': `openapi-${service}`,
-            accept: 'application/json',
+      const response = await promised<UpstreamAnswer>((done) =>
+        forward(
+          upstream,
+          {
+            method: 'GET',
+            path: '/openapi.json',
+            headers: {
+              [IDENTITY_HEADER]: identity,
+              'x-request-id': `openapi-${service}`,
+              accept: 'application/json',
+            },
+            body: undefined,
+            idempotent: true,
           },
-          body: undefined,
-          idempotent: true,
-        },
-        deps.upstreams.options,
+          deps.upstreams.options,
+          done,
+        ),
       );
       const body = await readAll(response.body);
       return response.statusCode === 200 ? (JSON.parse(body.toString('utf8')) as OpenApiDocument) : undefined;

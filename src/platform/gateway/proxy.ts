@@ -6,7 +6,7 @@ import { type Actor, traceparentFrom } from '../context.ts';
 import { platformErrors } from '../errors.ts';
 import type { ApiVersion } from '../money.ts';
 import { IDENTITY_HEADER } from '../rpc/identity.ts';
-import { BrokenAnswerError, exchange, type UpstreamAnswer } from './exchange.ts';
+import { BrokenAnswerError, type Done, exchange, type UpstreamAnswer } from './exchange.ts';
 import { type Instance, isTransportFailure, isUpstreamTimeout, type Upstream } from './upstreams.ts';
 
 /** Headers never forwarded as the client sent them: hop-by-hop, identity, credentials, forwarding. */
@@ -162,50 +162,70 @@ function failed(service: string, error: unknown) {
 /**
  * Sends `request` to an instance of `upstream` through its circuit breaker. After a transport failure
  * (nothing of an answer arrived) an idempotent request is tried again on another instance, up to
- * `retries` times; any other is not, since the service may have acted on it. Raises
+ * `retries` times; any other is not, since the service may have acted on it. Ends with
  * `SERVICE_UNAVAILABLE` (with `extra.retry_after`) when no instance is available, the breaker is open or
  * the service cannot be reached, and `TIMEOUT` when it did not answer in time. An answer of any status
- * is returned as it came.
+ * is handed on as it came.
  */
-export async function forward(
+export function forward(
   upstream: Upstream,
   request: UpstreamRequest,
   options: { readonly retries: number; readonly breakerHalfOpenMs: number },
-): Promise<UpstreamAnswer> {
+  done: Done<UpstreamAnswer>,
+): void {
   let tried: Instance[] | undefined;
   let failure: unknown;
-  for (let attempt = 0; ; attempt++) {
+  const attempt = (retry: number): void => {
     const instance = upstream.pick(tried);
     if (instance === undefined) {
       // No other instance to try: the client hears about the failure there was.
-      if (failure !== undefined) throw failed(upstream.service, failure);
-      throw unavailable(upstream.service, 'no instance is available', 1);
+      done(
+        failure === undefined
+          ? unavailable(upstream.service, 'no instance is available', 1)
+          : failed(upstream.service, failure),
+      );
+      return;
     }
     const left = request.deadline === undefined ? undefined : request.deadline - Date.now();
     if (left !== undefined && left <= 0) {
-      throw failure === undefined ? timedOut(upstream.service) : failed(upstream.service, failure);
+      done(failure === undefined ? timedOut(upstream.service) : failed(upstream.service, failure));
+      return;
     }
-    try {
-      const answer = await upstream.breaker.execute(() =>
-        exchange(instance.pool, left === undefined ? request : { ...request, headersTimeout: left }),
-      );
-      if (answer.statusCode >= 500) upstream.failed(instance);
-      else upstream.succeeded(instance);
-      return answer;
-    } catch (error) {
-      if (isBrokenCircuitError(error)) {
-        throw unavailable(
-          upstream.service,
-          'its circuit breaker is open',
-          Math.ceil(options.breakerHalfOpenMs / 1000),
-        );
-      }
-      const broken = error instanceof BrokenAnswerError;
-      if (!broken && !isTransportFailure(error)) throw error;
-      upstream.failed(instance);
-      if (broken || !request.idempotent || attempt >= options.retries) throw failed(upstream.service, error);
-      failure = error;
-      tried = tried === undefined ? [instance] : [...tried, instance];
-    }
-  }
+    const sent = left === undefined ? request : { ...request, headersTimeout: left };
+    upstream.send<UpstreamAnswer>(
+      (answered) => exchange(instance.pool, sent, answered),
+      (error, answer) => {
+        if (error === undefined) {
+          if (answer!.statusCode >= 500) upstream.failed(instance);
+          else upstream.succeeded(instance);
+          done(undefined, answer);
+          return;
+        }
+        if (isBrokenCircuitError(error)) {
+          done(
+            unavailable(
+              upstream.service,
+              'its circuit breaker is open',
+              Math.ceil(options.breakerHalfOpenMs / 1000),
+            ),
+          );
+          return;
+        }
+        const broken = error instanceof BrokenAnswerError;
+        if (!broken && !isTransportFailure(error)) {
+          done(error);
+          return;
+        }
+        upstream.failed(instance);
+        if (broken || !request.idempotent || retry >= options.retries) {
+          done(failed(upstream.service, error));
+          return;
+        }
+        failure = error;
+        tried = tried === undefined ? [instance] : [...tried, instance];
+        attempt(retry + 1);
+      },
+    );
+  };
+  attempt(0);
 }

@@ -3,7 +3,7 @@ import type { InstanceSource } from '../discovery/instances.ts';
 import { type FakeUpstream, startUpstream } from './test-support.ts';
 import { createUpstreams, DEFAULT_UPSTREAM_OPTIONS, type Upstreams } from './upstreams.ts';
 
-const log = { warn: () => undefined, error: () => undefined };
+const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('upstreams', () => {
   const running: Array<FakeUpstream | Upstreams> = [];

@@ -10,6 +10,7 @@ import { Agent, Pool } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
 import { codesOf } from '../errors.ts';
 import { connectionErrorCode } from '../rpc/transport.ts';
+import { type Done, promised } from './exchange.ts';
 
 /** How the gateway treats the instances of the services behind it. */
 export interface UpstreamOptions {
@@ -77,6 +78,8 @@ export interface UpstreamState {
 export interface Upstream {
   readonly service: string;
   readonly breaker: CircuitBreakerPolicy;
+  /** Runs `exchange` through the breaker: `BrokenCircuitError` when it is open, else the exchange's own outcome. */
+  send<T>(exchange: (done: Done<T>) => void, done: Done<T>): void;
   /**
    * The next instance that is healthy, not ejected and not in `tried`; when every healthy instance is
    * ejected, the next healthy one not in `tried`; undefined when there is none.
@@ -125,7 +128,7 @@ const BREAKER_STATES = {
 const HEALTH_PATH = '/health/live';
 
 interface UpstreamDeps {
-  readonly log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+  readonly log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 }
 
 /**
@@ -162,6 +165,13 @@ export function createUpstreams(
       halfOpenAfter: options.breakerHalfOpenMs,
       breaker: new ConsecutiveBreaker(options.breakerAfterFailures),
     });
+    breaker.onBreak((reason) =>
+      deps.log.warn({ service, err: 'error' in reason ? reason.error : undefined }, 'circuit breaker opened'),
+    );
+    breaker.onHalfOpen(() => deps.log.info({ service }, 'circuit breaker half-open: trying a request'));
+    breaker.onReset(() => deps.log.info({ service }, 'circuit breaker closed'));
+    /** Whether the breaker has been told of a failure since it was last told of a success. */
+    let failing = false;
     const available = (instance: Instance, at: number) =>
       instance.healthy && (instance.ejectedUntil === 0 || instance.ejectedUntil <= at);
     const panicking = (at: number) =>
@@ -180,6 +190,26 @@ export function createUpstreams(
     const upstream = {
       service,
       breaker,
+      send<T>(exchange: (done: Done<T>) => void, done: Done<T>) {
+        if (breaker.state !== CircuitState.Closed) {
+          // Open or half-open: cockatiel refuses the request, or lets it through as its trial.
+          breaker.execute(() => promised(exchange)).then((value) => done(undefined, value), done);
+          return;
+        }
+        // Closed, the common case: the request goes out without cockatiel's two promises a request, and
+        // the breaker is told what changes its count of consecutive failures (a ConsecutiveBreaker
+        // counts nothing else): every failure, and the first success after one. An outcome that comes
+        // back once the breaker has opened belongs to the closed breaker before, and is not told.
+        exchange((error, value) => {
+          if (breaker.state === CircuitState.Closed && (error !== undefined || failing)) {
+            failing = error !== undefined;
+            breaker
+              .execute(() => (error === undefined ? undefined : Promise.reject(error)))
+              .catch(() => undefined);
+          }
+          done(error, value);
+        });
+      },
       pick(tried?: readonly Instance[]) {
         const at = now();
         const picked = inTurn(false, at, tried);
