@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SERVICE_NAMES } from '../platform/config.ts';
+import { portIsFree } from './ports.ts';
 import { instancePort, instanceUrls, type Topology } from './topology.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -51,14 +51,6 @@ function topologyPorts(topology: Topology, offset = 0): number[] {
   );
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer()
-      .once('error', () => done(false))
-      .listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
 /**
  * The ports of a topology that something already listens on (another Splitshop, most often). A
  * process that cannot listen exits, but the launcher's health check would be answered by whatever
@@ -66,7 +58,7 @@ function portIsFree(port: number): Promise<boolean> {
  */
 export async function busyPorts(topology: Topology, offset = 0): Promise<number[]> {
   const ports = topologyPorts(topology, offset);
-  const free = await Promise.all(ports.map(portIsFree));
+  const free = await Promise.all(ports.map((port) => portIsFree(port)));
   return ports.filter((_, i) => !free[i]);
 }
 

@@ -2,11 +2,16 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../platform/config.ts';
 import { messageChain } from '../platform/errors.ts';
 import { createLogger } from '../platform/log.ts';
+import { portIsFree } from './ports.ts';
 import { buildShop } from './shop.ts';
 
 /** Starts the shop: `npm start`. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  if (config.port !== 0 && !(await portIsFree(config.port, config.host)))
+    throw new Error(
+      `port ${config.port} on ${config.host} is already in use (another Splitshop?): stop it, or set PORT`,
+    );
   const log = createLogger({ level: config.logLevel, name: 'splitshop' });
   const shop = await buildShop(config, log);
   // A terminal's Ctrl-C reaches every process of its group, and the launcher of a split stops its

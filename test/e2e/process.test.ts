@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -177,6 +178,31 @@ describe('a process that cannot reach what it needs', () => {
     expect((error as ShopExitedError).exit).toBe(1);
     return (error as Error).message;
   }
+
+  it('stops at once on a port already taken, before it creates the admin and prints a password it would not show again', async () => {
+    // Something else on the port, which hangs up on whoever connects.
+    const taken = createServer((socket) => socket.destroy());
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const { port } = taken.address() as AddressInfo;
+    const dir = dataDir();
+    const env = shopEnv(dir, { PORT: String(port) });
+    delete env.ADMIN_PASSWORD;
+    try {
+      const error = await spawnShop(env).then(
+        () => {
+          throw new Error('the process started');
+        },
+        (err: unknown) => err,
+      );
+      expect((error as Error).message).toContain(
+        `splitshop failed to start: port ${port} on 127.0.0.1 is already in use (another Splitshop?): stop it, or set PORT`,
+      );
+      // Nothing migrated, no admin created: the next start, on a free port, creates it and shows its password.
+      expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+    } finally {
+      await new Promise((done) => taken.close(done));
+    }
+  });
 
   it('names the broker, the setting and the reason, without the password', async () => {
     const port = await freePort();

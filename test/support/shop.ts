@@ -83,7 +83,8 @@ async function waitForHealth(baseUrl: string, exited: Promise<unknown>, timeoutM
   });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !dead) {
-    const ok = await fetch(`${baseUrl}/health/live`).then(
+    // Bounded: whatever else holds the port may take the connection and never answer.
+    const ok = await fetch(`${baseUrl}/health/live`, { signal: AbortSignal.timeout(2_000) }).then(
       (r) => r.ok,
       () => false,
     );
