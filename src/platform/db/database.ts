@@ -77,6 +77,8 @@ export async function migrateToLatest<DB>(
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
-    throw new Error(`Migrating ${module} failed at ${failed?.migrationName ?? '?'}`, { cause: error });
+    // Without a failed migration, the database could not be read at all (unreachable, refused).
+    const at = failed === undefined ? '' : ` at ${failed.migrationName}`;
+    throw new Error(`Migrating ${module} failed${at}`, { cause: error });
   }
 }
