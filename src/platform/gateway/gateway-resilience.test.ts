@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GatewayOptions } from './gateway.ts';
 import {
+  type Behaviour,
   type FakeUpstream,
   gatewayOptions,
   type RunningGateway,
@@ -286,4 +288,79 @@ describe('the gateway in front of failing instances', () => {
     });
     expect((await request('/health/live')).status).toBe(200);
   });
+});
+
+describe('the gateway in front of a client that stops reading', () => {
+  const CHUNK = Buffer.alloc(1024 * 1024, 'x');
+  const CHUNKS = 64;
+  /** Answers 64 MiB, more than the sockets between the processes hold, a chunk at a time as they are taken. */
+  const big: Behaviour = (_req, res) => {
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': CHUNKS * CHUNK.length,
+    });
+    let left = CHUNKS;
+    const more = () => {
+      while (left > 0) {
+        left--;
+        if (!res.write(CHUNK)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  };
+
+  // Node cuts a socket whose write is stuck after twice its timeout (the first expiry only notes the
+  // write queue), so each case takes some 11 s; they run side by side.
+  it.concurrent.each([
+    ['a read (the fast path)', 'GET /orders/big HTTP/1.1\r\nHost: shop\r\n\r\n'],
+    [
+      'a write (through fastify)',
+      'POST /orders/big HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+    ],
+  ])(
+    'cuts its connection once nothing moved for the connection timeout, and lets the service go: %s',
+    async (_name, sent) => {
+      let upstreamGone: (finished: boolean) => void = () => undefined;
+      const gone = new Promise<boolean>((done) => {
+        upstreamGone = done;
+      });
+      const upstream = await startUpstream((req, res, seen) => {
+        res.once('close', () => upstreamGone(res.writableFinished));
+        big(req, res, seen);
+      });
+      const options = gatewayOptions({
+        catalog: [upstream.url],
+        orders: [upstream.url],
+        users: [upstream.url],
+      });
+      // The connection timeout is the request's time limit and 5 s more.
+      const gateway = await startGateway({ ...options, edge: { ...options.edge, requestTimeoutMs: 500 } });
+      const client = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+      try {
+        client.on('error', () => undefined);
+        const started = Date.now();
+        client.write(sent);
+        // Reads the first bytes, then nothing more: the sockets fill up and the answer stalls.
+        client.once('data', () => client.pause());
+        // The service's answer is broken off, not left holding a connection of the gateway's pool.
+        expect(await gone).toBe(false);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(5_500);
+        // And the client's connection was closed, after what the sockets held.
+        let received = 0;
+        client.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+        });
+        const closed = new Promise((done) => client.once('close', done));
+        client.resume();
+        await closed;
+        expect(received).toBeLessThan(CHUNKS * CHUNK.length);
+      } finally {
+        client.destroy();
+        await gateway.close();
+        await upstream.close();
+      }
+    },
+    30_000,
+  );
 });
