@@ -1,10 +1,4 @@
-import {
-  type CircuitBreakerPolicy,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleWhen,
-} from 'cockatiel';
+import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import type { FastifyBaseLogger } from 'fastify';
 import { Agent, Pool } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
@@ -77,8 +71,10 @@ export interface UpstreamState {
 /** The instances of one service, in round-robin order, and the breaker shared by all its requests. */
 export interface Upstream {
   readonly service: string;
-  readonly breaker: CircuitBreakerPolicy;
-  /** Runs `exchange` through the breaker: `BrokenCircuitError` when it is open, else the exchange's own outcome. */
+  /**
+   * Runs `exchange` through the service's breaker: `BrokenCircuitError` when it is open, else the
+   * exchange's own outcome. The only way to the breaker, which must hear of every request's failure.
+   */
   send<T>(exchange: (done: Done<T>) => void, done: Done<T>): void;
   /**
    * The next instance that is healthy, not ejected and not in `tried`; when every healthy instance is
@@ -189,7 +185,6 @@ export function createUpstreams(
     };
     const upstream = {
       service,
-      breaker,
       send<T>(exchange: (done: Done<T>) => void, done: Done<T>) {
         if (breaker.state !== CircuitState.Closed) {
           // Open or half-open: cockatiel refuses the request, or lets it through as its trial.
