@@ -27,6 +27,9 @@ export function createLogger(options: { level: string; name?: string }): Logger 
   });
 }
 
+/** What a loop that failed and works again says, unless it has its own words. */
+export const WORKING_AGAIN = 'working again after failed runs';
+
 /** How often a failure that goes on is logged again. */
 const REPEAT_FAILURE_MS = 60_000;
 

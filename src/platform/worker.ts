@@ -1,4 +1,4 @@
-import { type Logger, repeatedFailureLog } from './log.ts';
+import { type Logger, repeatedFailureLog, WORKING_AGAIN } from './log.ts';
 
 export interface DrainWorkerOptions {
   /** Handles one batch of due work; returns how many items it took (a full batch means: more may be due). */
@@ -44,7 +44,7 @@ export function createDrainWorker(options: DrainWorkerOptions): DrainWorker {
   let current: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Immediate | undefined;
-  const failures = repeatedFailureLog(log, options.failure, { recovered: 'working again after failed runs' });
+  const failures = repeatedFailureLog(log, options.failure, { recovered: WORKING_AGAIN });
 
   async function round(): Promise<void> {
     running = true;

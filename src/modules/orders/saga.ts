@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../../platform/clock.ts';
 import { type CallContext, systemContext } from '../../platform/context.ts';
 import { crashPoint } from '../../platform/faults.ts';
-import { type Logger, repeatedFailureLog } from '../../platform/log.ts';
+import { type Logger, repeatedFailureLog, WORKING_AGAIN } from '../../platform/log.ts';
 import type { OrderStore } from './event-store.ts';
 import type { DomainEvent, OrderState } from './events.ts';
 import type { OrdersPorts } from './ports.ts';
@@ -225,7 +225,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
 
   // A database that is down fails every sweep: one line, not one each `sweepIntervalMs`.
   const sweepFailures = repeatedFailureLog(log, 'saga sweep failed', {
-    recovered: 'working again after failed runs',
+    recovered: WORKING_AGAIN,
   });
 
   function schedule(): void {
