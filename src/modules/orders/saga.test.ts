@@ -246,6 +246,31 @@ describe('one runner per saga', () => {
     expect(await statusOf(h)).toMatchObject({ status: 'confirmed' });
   });
 
+  it('after an outage, one sweep compensates every saga that fell due meanwhile, however many', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const h = await harness({
+      clock: { now: () => new Date(now) },
+      products: { lamp: { price_minor: 1299, stock: 1_000 } },
+    });
+    // Every order placed while payments was down is past its deadline when it is back, and waits for
+    // the sweep to compensate it: far more of them than one batch.
+    const ids = Array.from(
+      { length: 150 },
+      (_, i) => `0190a000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+    );
+    h.payments.behaviour.charge.fail = ids.length;
+    for (const id of ids) {
+      await h.store.append(id, none, [placed()]);
+      expect((await h.runner.advance(id, system)).outcome).toBe('waiting');
+    }
+    now += 60_000;
+    await h.runner.sweep();
+    const states = await Promise.all(ids.map(async (id) => (await h.store.load(id)).state?.status));
+    expect(states.filter((s) => s !== 'cancelled')).toEqual([]);
+    expect(h.catalog.held('lamp')).toBe(0);
+    expect(h.payments.net()).toBe(0);
+  });
+
   it('stop waits for the step in flight, leaves the saga for the next start, which finishes it', async () => {
     const h = await harness();
     await seed(h, [placed()]);

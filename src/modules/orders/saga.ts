@@ -67,6 +67,9 @@ export interface SagaRunner {
   stop(): Promise<void>;
 }
 
+/** How many due sagas the sweep reads at a time. */
+const SWEEP_BATCH = 64;
+
 /** While another process holds the lease, an inline caller looks again this often. */
 const BUSY_POLL_MS = 100;
 
@@ -219,8 +222,22 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     await advanceAll(ids);
   }
 
+  /**
+   * Advances every saga due when the sweep starts, a batch at a time, each at most once: an outage of a
+   * participant leaves a backlog of hundreds (every order placed meanwhile), which must drain in one
+   * sweep, not a batch an interval. A saga that fails again is due only later, so it is not listed again.
+   */
   async function sweep(): Promise<void> {
-    await advanceAll(await listDueSagas(db, now(), concurrency * 4));
+    const startedAt = now();
+    const tried = new Set<string>();
+    while (!stopping) {
+      const due = await listDueSagas(db, startedAt, SWEEP_BATCH);
+      const fresh = due.filter((id) => !tried.has(id));
+      if (fresh.length === 0) return;
+      for (const id of fresh) tried.add(id);
+      await advanceAll(fresh);
+      if (due.length < SWEEP_BATCH) return;
+    }
   }
 
   // A database that is down fails every sweep: one line, not one each `sweepIntervalMs`.
