@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import Type from 'typebox';
 import { Client } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callContext } from './context.ts';
+import { LINGER } from './linger.ts';
 import { createEdge } from './server.ts';
 
 const SECRET = 'edge-test-secret-0123456789-0123456789';
@@ -125,6 +127,37 @@ describe('the edge', () => {
       'PAYLOAD_TOO_LARGE',
     );
     expect((await post('n=1', 'text/plain')).json().code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('reads the rest of a body it refused before answering on, keeping the connection; past LINGER.bytes it cuts it', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    const head = (length: number) =>
+      `POST /things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    // Over the limit by its declared length: answered at once, then drained, and the connection serves on.
+    socket.write(head(4096));
+    await expect.poll(() => Buffer.concat(received).toString()).toContain('PAYLOAD_TOO_LARGE');
+    expect(Buffer.concat(received).toString()).not.toMatch(/connection: close/i);
+    socket.write('x'.repeat(4096));
+    socket.write(`GET /health HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await expect.poll(() => Buffer.concat(received).toString()).toMatch(/HTTP\/1\.1 404/);
+    // A body that never ends is read only so far: the server cuts the connection past the bound.
+    socket.write(head(LINGER.bytes * 4));
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    while (!socket.destroyed && sent < LINGER.bytes * 3) {
+      if (!socket.write(chunk))
+        await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+      sent += chunk.length;
+    }
+    await closed;
+    expect(sent).toBeGreaterThan(LINGER.bytes);
+    expect(sent).toBeLessThan(LINGER.bytes * 3);
   });
 
   it('hides the message of an internal error', async () => {

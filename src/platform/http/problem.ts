@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { isAppError, platformErrors } from '../errors.ts';
+import { lingerOnBody } from './linger.ts';
 
 /** An RFC 9457 problem document as Splitshop writes it. */
 export interface Problem {
@@ -78,7 +79,10 @@ function describe(v: { message?: string; params?: unknown }): string {
   return v.message ?? 'is not valid';
 }
 
+/** Answers with a problem; one given before the body has all arrived reads the rest first (`linger.ts`). */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+  // Fastify asks to close after a body it refused part-way; lingering keeps the answer from a reset.
+  if (lingerOnBody(request.raw)) reply.removeHeader('connection');
   return reply
     .status(problem.status)
     .type(PROBLEM_CONTENT_TYPE)
