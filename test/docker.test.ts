@@ -117,6 +117,12 @@ describe('docker/compose.yaml and docker/Dockerfile', () => {
     expect(final).toContain(`\nVOLUME ${dataDir}\n`);
   });
 
+  it('calls a container healthy once it is ready, so its dependents start when it can serve', () => {
+    const dockerfile = read('docker/Dockerfile');
+    const check = /^HEALTHCHECK [^\n]*\\\n\s+CMD (.+)$/m.exec(dockerfile)?.[1] ?? '';
+    expect(check).toContain("'/health/ready'");
+  });
+
   it('starts the gateway after every module service', () => {
     const gateway = compose.services.gateway!;
     const modules = apps.filter(([, s]) => s.environment?.SPLITSHOP_PROCESS !== 'gateway').map(([n]) => n);

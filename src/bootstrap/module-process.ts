@@ -3,7 +3,7 @@ import type { Config } from '../platform/config.ts';
 import { systemContext } from '../platform/context.ts';
 import { type ModuleDatabase, migrateToLatest } from '../platform/db/database.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
-import { healthRoutes } from '../platform/http/health.ts';
+import { type HealthCheck, type HealthChecks, healthRoutes } from '../platform/http/health.ts';
 import { createEdge } from '../platform/http/server.ts';
 import type { Logger } from '../platform/log.ts';
 import type { ModuleInstance } from '../platform/module.ts';
@@ -87,13 +87,7 @@ export async function buildModuleProcess(
       ? settings
       : { ...settings, rateLimit: undefined, identity: 'internal', internalAuth: internalAuth! },
   );
-  const checks: Record<string, () => Promise<void>> = { bus: () => bus.check() };
-  for (const [name, database] of databases) checks[`${name}_db`] = () => database.check();
-  for (const [name, client] of clients) checks[`${name}_service`] = () => client.check();
-  for (const module of modules.values()) {
-    for (const [name, check] of Object.entries(module.checks)) checks[`${module.name}_${name}`] = check;
-  }
-  await app.register(healthRoutes, { checks });
+  await app.register(healthRoutes, { checks: processChecks({ bus, databases, clients, modules }) });
   for (const [name, module] of modules) {
     await app.register(module.routes);
     if (internalAuth) await app.register(MODULE_KITS[name].rpcRoutes(module.api as never, internalAuth));
@@ -134,4 +128,38 @@ export async function buildModuleProcess(
       return { adminCreated: created };
     },
   };
+}
+
+/**
+ * A module process's checks. Its own databases are required: without them it can serve nothing. The
+ * bus is not: every module writes its events to an outbox, which waits for the broker, and a consumer
+ * takes up its queue when the broker is back. Nor are the modules it calls in other processes: a
+ * call to one that is down fails fast behind its breaker, and a saga waiting on it resumes later.
+ */
+function processChecks(parts: {
+  readonly bus: { check(): Promise<void> };
+  readonly databases: ReadonlyMap<ModuleName, ModuleDatabase<never>>;
+  readonly clients: ReadonlyMap<ModuleName, RpcClient<object>>;
+  readonly modules: ReadonlyMap<ModuleName, ModuleInstance<object>>;
+}): HealthChecks {
+  const checks: Record<string, HealthCheck> = {
+    bus: {
+      required: false,
+      fallback: 'events wait in the outboxes, and consumers resume when it is back',
+      run: () => parts.bus.check(),
+    },
+  };
+  for (const [name, database] of parts.databases)
+    checks[`${name}_db`] = { required: true, run: () => database.check() };
+  for (const [name, client] of parts.clients) {
+    checks[`${name}_service`] = {
+      required: false,
+      fallback: `calls to ${name} fail fast with 503 until its breaker closes`,
+      run: () => client.check(),
+    };
+  }
+  for (const module of parts.modules.values()) {
+    for (const [name, check] of Object.entries(module.checks)) checks[`${module.name}_${name}`] = check;
+  }
+  return checks;
 }

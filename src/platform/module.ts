@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Migrations } from './db/database.ts';
 import type { Subscription } from './events/consumer.ts';
+import type { HealthChecks } from './http/health.ts';
 
 /**
  * What every `createXModule(deps)` returns. The composition root runs the migrations, mounts the
@@ -14,8 +15,8 @@ export interface ModuleInstance<Api> {
   readonly routes: FastifyPluginAsync;
   readonly migrations: Migrations;
   readonly subscriptions: readonly Subscription[];
-  /** Health checks of what this module needs, by name. */
-  readonly checks: Readonly<Record<string, () => Promise<void>>>;
+  /** Health checks of what this module needs beyond its database, by name, each saying if it is required. */
+  readonly checks: HealthChecks;
   /** Starts background work: the outbox relay, recovery, sweeps. Called after migrations. */
   start(): Promise<void>;
   /** Stops background work, letting work in flight finish. */

@@ -230,7 +230,7 @@ describe('a process that cannot reach what it needs', () => {
 });
 
 describe.skipIf(!(await needs('postgres')))('a module whose database goes away', () => {
-  it('answers 503 with Retry-After while it is away, logs the outage once, and serves again when it is back', async () => {
+  it('answers 503 with Retry-After and is unready while it is away, logs the outage once, and serves again when it is back', async () => {
     const catalog = await createTestDatabase('outage_catalog');
     const orders = await createTestDatabase('outage_orders');
     const proxy = await createFaultProxy();
@@ -259,6 +259,13 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
         expect(res.headers.get('retry-after')).toBe('1');
         expect(await res.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
       }
+      // Its own database is what a process cannot serve without: unready, naming it, until it is back.
+      const ready = await fetch(`${shop.baseUrl}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({
+        status: 'unready',
+        checks: { catalog_db: { status: 'down' }, users_db: { status: 'up' } },
+      });
       // The catalog's outbox relay polls every 500 ms and the orders' saga sweep runs every 200 ms here:
       // 2.5 s of outage is five and twelve failed runs, one line each.
       await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -271,6 +278,7 @@ describe.skipIf(!(await needs('postgres')))('a module whose database goes away',
         if (Date.now() > deadline) throw new Error('the catalog did not serve again');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      expect((await fetch(`${shop.baseUrl}/health/ready`)).status).toBe(200);
       while (
         !shop.logs.some((l) => l.component === 'outbox-relay' && l.msg === 'working again after failed runs')
       ) {

@@ -25,9 +25,22 @@ export function defineBrokerFaults(kit: InfrastructureKit): void {
     return Number(row!.n);
   };
 
-  it('with RabbitMQ stopped for 30 s orders are still accepted, the outbox grows, then drains', async () => {
+  it('with RabbitMQ stopped for 30 s every process stays ready, orders are still accepted, the outbox grows, then drains', async () => {
     const { load } = kit;
     const before = await pendingOutbox('orders');
+    // Every process can still serve its own requests: ready all along, with the bus down in /health.
+    const unready: string[] = [];
+    const busDown = new Set<string>();
+    const sampleHealth = async () => {
+      for (const proc of kit.shop.topology.processes) {
+        const ready = await fetch(`${proc.url}/health/ready`).catch(() => undefined);
+        if (ready?.status !== 200) unready.push(`${proc.name}: ${ready?.status ?? 'no answer'}`);
+        const full = (await (await fetch(`${proc.url}/health`)).json()) as {
+          checks: Record<string, { status: string; required?: boolean }>;
+        };
+        if (full.checks.bus?.status === 'down' && full.checks.bus.required === false) busDown.add(proc.name);
+      }
+    };
     let stoppedAt = 0;
     let startedAt = 0;
     let peak = 0;
@@ -37,12 +50,16 @@ export function defineBrokerFaults(kit: InfrastructureKit): void {
       while (Date.now() - stoppedAt < BROKER_OUTAGE_MS) {
         await sleep(2_000);
         peak = Math.max(peak, await pendingOutbox('orders'));
+        await sampleHealth();
       }
     } finally {
       // Other suites share the broker: it comes back whatever happened here.
       await startBroker();
       startedAt = Date.now();
     }
+    expect(unready).toEqual([]);
+    const modules = kit.shop.topology.processes.filter((p) => p.name !== 'gateway').map((p) => p.name);
+    expect([...busDown].sort()).toEqual(modules.sort());
     // Placing an order needs no broker: every one placed meanwhile was answered as if nothing happened.
     const during = load.between(stoppedAt, startedAt);
     const orders = during.filter((o) => o.target === 'orders' && o.method === 'POST');

@@ -70,6 +70,9 @@ export function defineProxyFaults(kit: InfrastructureKit): void {
           error: expect.stringMatching(/circuit breaker is open/),
         });
       }, 60_000);
+      // Neither is unready for it: both serve their own requests, so an orchestrator keeps them in.
+      for (const url of [kit.shop.baseUrl, kit.proc('orders').url])
+        expect((await fetch(`${url}/health/ready`)).status).toBe(200);
     } finally {
       await payments.setToxic(undefined);
     }

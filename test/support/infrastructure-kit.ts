@@ -180,7 +180,8 @@ export function createInfrastructureKit(): InfrastructureKit {
       catalogs[1]!.setTarget({ host: '127.0.0.1', port: portOf('catalog#2') });
       // The gateway's first health round ran before the proxies had anywhere to send it.
       await eventually(
-        async () => expect((await kit.client().request('GET', '/health')).status).toBe(200),
+        async () =>
+          expect((await kit.client().request('GET', '/health')).body).toMatchObject({ status: 'healthy' }),
         30_000,
       );
       const client = kit.client();

@@ -238,7 +238,7 @@ describe('the gateway in front of failing instances', () => {
     expect(a.seen).toHaveLength(7);
   });
 
-  it('reports each service with its instances and breaker on /health, and 503 naming the one that is out', async () => {
+  it('reports each service with its instances and breaker on /health, naming the one that is out, and stays ready', async () => {
     const [a, b] = await Promise.all([startUpstream(), startUpstream(reset)]);
     const { request } = await setup([a!, b!], { ejectAfterFailures: 1, healthIntervalMs: 100 });
     const health = async () => {
@@ -277,12 +277,16 @@ describe('the gateway in front of failing instances', () => {
     });
     a!.health(503);
     b!.health(503);
-    await vi.waitFor(async () => expect((await health()).status).toBe(503), { timeout: 3_000 });
-    const { body } = await health();
-    expect(body.status).toBe('unhealthy');
+    await vi.waitFor(async () => expect((await health()).body.status).toBe('degraded'), { timeout: 3_000 });
+    const { status, body } = await health();
+    // Reported, and the gateway stays ready: it answers catalog's requests 503 at once, and the rest.
+    expect(status).toBe(200);
+    expect((await request('/health/ready')).status).toBe(200);
     expect(body.checks.catalog).toMatchObject({
       status: 'down',
       error: 'no instance is available',
+      required: false,
+      fallback: expect.any(String),
       panic: false,
       instances: [{ healthy: false }, { healthy: false }],
     });

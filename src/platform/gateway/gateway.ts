@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { InstanceSource } from '../discovery/instances.ts';
 import { type AppError, isAppError, platformErrors } from '../errors.ts';
+import { healthRoutes } from '../http/health.ts';
 import { createEdge, type EdgeOptions } from '../http/server.ts';
 import type { InternalAuth } from '../rpc/identity.ts';
 import {
@@ -19,7 +20,7 @@ import {
 } from './cache.ts';
 import { type Done, promised, readAll } from './exchange.ts';
 import { createFastPath, type FastPathStats } from './fast-path.ts';
-import { gatewayHealthRoutes } from './health.ts';
+import { gatewayChecks } from './health.ts';
 import { createOpenApiMerger } from './openapi.ts';
 import { normalizePath } from './paths.ts';
 import {
@@ -138,10 +139,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.decorate('fastPathStats', fastPathStats);
   app.addHook('onReady', async () => upstreams.start());
   app.addHook('onClose', () => upstreams.close());
-  await app.register(gatewayHealthRoutes, {
-    upstreams,
-    services,
-    ...(options.redis ? { redis: options.redis } : {}),
+  await app.register(healthRoutes, {
+    checks: gatewayChecks({ upstreams, services, ...(options.redis ? { redis: options.redis } : {}) }),
   });
 
   /** What a request is answered, from the edge cache or from the service that owns its path. */
