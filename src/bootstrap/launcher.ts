@@ -105,15 +105,19 @@ export function topologyEnv(
   return env;
 }
 
-async function waitForHealth(url: string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
-  let dead = false;
-  void exited.then(() => {
-    dead = true;
+/** How many of a process's last output lines a failed start reports. */
+const LAST_LINES = 12;
+const lastLines = new WeakMap<LaunchedProcess, string[]>();
+
+async function waitForHealth(entry: LaunchedProcess, timeoutMs: number): Promise<void> {
+  let exit: number | string | undefined;
+  void entry.exited.then((code) => {
+    exit = code;
   });
   const deadline = Date.now() + timeoutMs;
-  while (!dead && Date.now() < deadline) {
+  while (exit === undefined && Date.now() < deadline) {
     if (
-      await fetch(`${url}/health/live`).then(
+      await fetch(`${entry.url}/health/live`).then(
         (r) => r.ok,
         () => false,
       )
@@ -121,7 +125,10 @@ async function waitForHealth(url: string, exited: Promise<unknown>, timeoutMs: n
       return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} ${dead ? 'exited' : 'did not answer'} before it was ready`);
+  // Say why: a start that fails now and then cannot be looked into afterwards.
+  const said = (lastLines.get(entry) ?? []).map((line) => `\n  ${line}`).join('');
+  const how = exit === undefined ? 'did not answer' : `exited (${exit})`;
+  throw new Error(`${entry.name} at ${entry.url} ${how} before it was ready; its last lines:${said}`);
 }
 
 function startProcess(
@@ -139,8 +146,14 @@ function startProcess(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  const recent: string[] = [];
+  lastLines.set(entry, recent);
   for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on('line', (line) => onLine?.(entry.name, line));
+    createInterface({ input: stream }).on('line', (line) => {
+      recent.push(line);
+      if (recent.length > LAST_LINES) recent.shift();
+      onLine?.(entry.name, line);
+    });
   }
   entry.child = child;
   entry.exited = new Promise((done) => child.on('exit', (code, signal) => done(code ?? signal ?? -1)));
@@ -178,7 +191,7 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
     processes,
     async restart(entry, extraEnv) {
       startProcess(entry, options.onLine, extraEnv);
-      await waitForHealth(entry.url, entry.exited, timeout);
+      await waitForHealth(entry, timeout);
     },
     async stop(signal = 'SIGTERM') {
       // In reverse start order: the gateway first, so no new work arrives; consumers last.
@@ -195,7 +208,7 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
   try {
     for (const group of waves) {
       for (const entry of group) startProcess(entry, options.onLine);
-      await Promise.all(group.map((entry) => waitForHealth(entry.url, entry.exited, timeout)));
+      await Promise.all(group.map((entry) => waitForHealth(entry, timeout)));
     }
   } catch (err) {
     await launched.stop('SIGKILL');

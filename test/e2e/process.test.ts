@@ -4,6 +4,8 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generatedSecrets, launchTopology } from '../../src/bootstrap/launcher.ts';
+import { split } from '../../src/bootstrap/topology.ts';
 import { createFaultProxy } from '../support/fault-proxy.ts';
 import { adminLogin, createClient, login, register } from '../support/http-client.ts';
 import { createTestDatabase } from '../support/postgres.ts';
@@ -18,6 +20,7 @@ import {
   TEST_ADMIN_PASSWORD,
   tempDataDir,
 } from '../support/shop.ts';
+import { freePortBlock } from '../support/split.ts';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -226,6 +229,25 @@ describe('a process that cannot reach what it needs', () => {
       /splitshop failed to start: cannot open the catalog database \(CATALOG_DATABASE_URL\): .*postgres:\*\*\*@.*: connect ECONNREFUSED/,
     );
     expect(said).not.toContain('hush-hush');
+  });
+});
+
+describe('a topology whose process fails to start', () => {
+  it('says which process, how it exited and what it said last', async () => {
+    const failed = await launchTopology({
+      topology: split,
+      // The first process to start needs a broker; this address has none.
+      env: { ...generatedSecrets(), AMQP_URL: `amqp://127.0.0.1:${await freePort()}` },
+      postgresUrl: `postgres://postgres@127.0.0.1:${await freePort()}`,
+      databasePrefix: 'never_created',
+      portOffset: await freePortBlock(),
+    }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    expect(failed).toMatch(
+      /^notifications at http:\/\/127\.0\.0\.1:\d+ exited \(1\) before it was ready; its last lines:\n.*splitshop failed to start: cannot/s,
+    );
   });
 });
 
