@@ -26,4 +26,17 @@ export const usersMigrations: Migrations = {
       await db.schema.dropTable('users').execute();
     },
   },
+  // Moved on by every change of role or password, and carried by every token as `ver`: the
+  // tokens issued before a change are refused.
+  '0002_session_version': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('session_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').dropColumn('session_version').execute();
+    },
+  },
 };

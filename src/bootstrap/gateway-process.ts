@@ -1,10 +1,11 @@
+import { createUsersHttpClient } from '../modules/users/index.ts';
 import type { Config } from '../platform/config.ts';
 import { staticInstances } from '../platform/discovery/instances.ts';
 import { subscribeCacheInvalidation } from '../platform/gateway/cache.ts';
 import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
-import { createBus, edgeSettings, openRedis } from './infrastructure.ts';
+import { createBus, edgeSettings, openRedis, sessionsOf, subscribeSessions } from './infrastructure.ts';
 import type { Shop } from './process.ts';
 import { KEYED_WRITES, MODULE_NAMES, type ProcessRole, PUBLIC_ROUTES } from './topology.ts';
 
@@ -32,9 +33,16 @@ export async function buildGatewayProcess(
   }
   const redis = openRedis(config, log);
   const settings = edgeSettings(config, log);
+  // Every token is checked against the users module's sessions, cached here and kept current by its events.
+  const users = createUsersHttpClient({
+    instances: services.users!,
+    auth: internalAuth,
+    log: log.child({ downstream: 'users' }),
+  });
+  const sessions = sessionsOf(() => users.api, log);
   const app = await createGateway({
     log,
-    edge: { ...settings, rateLimit: settings.rateLimit! },
+    edge: { ...settings, auth: { ...settings.auth, sessions }, rateLimit: settings.rateLimit! },
     routes: PUBLIC_ROUTES,
     keyedWrites: KEYED_WRITES,
     services,
@@ -46,7 +54,9 @@ export async function buildGatewayProcess(
   // The catalog's events reach a gateway over RabbitMQ: it hosts no module, so never over memory.
   const bus = await createBus(config, false, log);
   if (app.edgeCache) await subscribeCacheInvalidation(bus, app.edgeCache);
+  await subscribeSessions(bus, sessions);
   app.addHook('onClose', async () => {
+    await users.close();
     await bus.close();
     redis?.disconnect();
   });

@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { UsersApi, UsersEvents } from '../modules/users/index.ts';
+import { createSessions, type Sessions } from '../platform/auth/sessions.ts';
 import type { Config } from '../platform/config.ts';
+import { systemContext } from '../platform/context.ts';
 import { type ModuleDatabase, openDatabase } from '../platform/db/database.ts';
 import { ensurePostgresDatabase, isPostgresUrl, redactUrl } from '../platform/db/postgres.ts';
+import { hasCode } from '../platform/errors.ts';
 import { createAmqpBus } from '../platform/events/amqp-bus.ts';
 import type { EventBus } from '../platform/events/bus.ts';
 import { createMemoryBus } from '../platform/events/memory-bus.ts';
@@ -110,4 +114,40 @@ export function openRedis(config: Config, log: Logger): Redis | undefined {
   redis.on('error', (err: Error) => outage.failed(err));
   redis.on('ready', () => outage.succeeded());
   return redis;
+}
+
+/**
+ * The sessions tokens are checked against, read from the users module, in this process or another;
+ * `users` is asked for its contract only when a session is first read.
+ */
+export function sessionsOf(users: () => UsersApi, log: Logger): Sessions {
+  return createSessions({
+    source: async (userId) => {
+      try {
+        const session = await users().session(systemContext('session-check'), userId);
+        return { role: session.role, version: session.session_version };
+      } catch (error) {
+        if (hasCode(error, 'USER_NOT_FOUND')) return undefined;
+        throw error;
+      }
+    },
+    log: log.child({ component: 'sessions' }),
+  });
+}
+
+/**
+ * Keeps `sessions` current from the users module's events: one subscription of this process's own,
+ * lost with it (nothing to replay: a new process starts with an empty cache), and a cache forgotten
+ * whenever the subscription was interrupted, since events may have been missed meanwhile.
+ */
+export function subscribeSessions(bus: EventBus, sessions: Sessions): Promise<void> {
+  return bus.subscribe(
+    'edge-sessions',
+    ['users.sessions_ended'],
+    async (event) => {
+      const { user_id, session_version } = event.data as UsersEvents['users.sessions_ended'];
+      sessions.ended(user_id, session_version);
+    },
+    { durable: false, onResubscribed: () => sessions.clear() },
+  );
 }

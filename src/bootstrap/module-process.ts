@@ -9,7 +9,14 @@ import type { Logger } from '../platform/log.ts';
 import type { ModuleInstance } from '../platform/module.ts';
 import type { RpcClient } from '../platform/rpc/client.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
-import { createBus, edgeSettings, openModuleDatabase, openRedis } from './infrastructure.ts';
+import {
+  createBus,
+  edgeSettings,
+  openModuleDatabase,
+  openRedis,
+  sessionsOf,
+  subscribeSessions,
+} from './infrastructure.ts';
 import { type ApiOf, MODULE_KITS, type ModuleContext } from './modules.ts';
 import type { Shop } from './process.ts';
 import { MODULE_NAMES, type ModuleName, type ProcessRole } from './topology.ts';
@@ -82,9 +89,13 @@ export async function buildModuleProcess(
   }
 
   const settings = edgeSettings(config, log);
+  // A public edge checks every token's session (see `AuthPluginOptions.sessions`); its cache is kept
+  // current by the users module's events. Behind the gateway, the gateway has checked.
+  const sessions = role.gateway ? sessionsOf(() => api('users'), log) : undefined;
+  if (sessions) await subscribeSessions(bus, sessions);
   const app = await createEdge(
-    role.gateway
-      ? settings
+    sessions
+      ? { ...settings, auth: { ...settings.auth, sessions } }
       : { ...settings, rateLimit: undefined, identity: 'internal', internalAuth: internalAuth! },
   );
   await app.register(healthRoutes, { checks: processChecks({ bus, databases, clients, modules }) });

@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 /** Who is calling, as the edge verified it. */
 export interface Actor {
   readonly id: string;
+  /** As the token says; admin routes and the users module act on the role the user has now. */
   readonly role: Role;
+  /** The session version the token was issued at (`ver`); a role or password change ends it. 0 when absent. */
+  readonly sessionVersion?: number;
 }
 
 export type Role = 'customer' | 'admin';

@@ -9,9 +9,9 @@ export interface UsersHarness {
 }
 
 const system: CallContext = { requestId: 'contract-system' };
-const as = (user: Pick<User, 'id' | 'role'>): CallContext => ({
+const as = (user: Pick<User, 'id' | 'role'> & { session_version?: number }): CallContext => ({
   requestId: `contract-${user.id}`,
-  actor: { id: user.id, role: user.role },
+  actor: { id: user.id, role: user.role, sessionVersion: user.session_version ?? 0 },
 });
 const SECRET_FIELD = /pass|hash|salt|secret/i;
 const ADMIN = { password: 'contract-admin-password', email: 'admin@example.com' };
@@ -34,8 +34,11 @@ function registration(overrides: Partial<RegisterInput> = {}): RegisterInput {
   return { username, email: `${username}@example.com`, password: `password-${counter}-x`, ...overrides };
 }
 
-function expectPublicUser(user: User): void {
-  expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'id', 'role', 'username']);
+/** A user as readers see it; what `authenticate` answers has its session version besides. */
+function expectPublicUser(user: User, extra: string[] = []): void {
+  expect(Object.keys(user).sort()).toEqual(
+    ['created_at', 'email', 'id', 'role', 'username', ...extra].sort(),
+  );
   expect(Object.keys(user).filter((k) => SECRET_FIELD.test(k))).toEqual([]);
   expect(new Date(user.created_at).toISOString()).toBe(user.created_at);
 }
@@ -102,8 +105,8 @@ export function defineUsersContract(adapterName: string, setup: () => Promise<Us
         const { user, input } = await signUp();
         for (const login of [input.username, input.email, input.email.toUpperCase()]) {
           const found = await api.authenticate(system, { login, password: input.password });
-          expect(found).toEqual(user);
-          expectPublicUser(found);
+          expect(found).toEqual({ ...user, session_version: 0 });
+          expectPublicUser(found, ['session_version']);
         }
       });
 
@@ -142,7 +145,7 @@ export function defineUsersContract(adapterName: string, setup: () => Promise<Us
         expect(updated).toEqual({ ...user, email: 'moved@example.com' });
         await expect(
           api.authenticate(system, { login: 'moved@example.com', password: 'new-password-1' }),
-        ).resolves.toEqual(updated);
+        ).resolves.toEqual({ ...updated, session_version: 1 });
         expect(
           await codeOf(api.authenticate(system, { login: user.username, password: input.password })),
         ).toBe('INVALID_CREDENTIALS');
@@ -178,6 +181,47 @@ export function defineUsersContract(adapterName: string, setup: () => Promise<Us
         });
       });
 
+      it("ends the user's sessions with a password or role change, not with an email change", async () => {
+        const { user, ctx } = await signUp();
+        await api.updateUser(ctx, user.id, { email: 'still.signed.in@example.com' });
+        await expect(api.session(ctx, user.id)).resolves.toEqual({ role: 'customer', session_version: 0 });
+        await api.updateUser(ctx, user.id, { password: 'new-password-2' });
+        // Every token of the session before is refused, for a read and for a change alike.
+        expect(await codeOf(api.getUser(ctx, user.id))).toBe('UNAUTHORIZED');
+        expect(await codeOf(api.updateUser(ctx, user.id, { password: 'new-password-3' }))).toBe(
+          'UNAUTHORIZED',
+        );
+        await expect(api.session(system, user.id)).resolves.toEqual({ role: 'customer', session_version: 1 });
+        const admin = await adminCtx();
+        await api.updateUser(admin, user.id, { role: 'admin' });
+        await api.updateUser(admin, user.id, { role: 'admin' });
+        await expect(api.session(system, user.id)).resolves.toEqual({ role: 'admin', session_version: 2 });
+      });
+
+      it('judges an admin by the role it has now, not by what its token says', async () => {
+        const { user, input } = await signUp();
+        const admin = await adminCtx();
+        await api.updateUser(admin, user.id, { role: 'admin' });
+        const promoted = as(
+          await api.authenticate(system, { login: user.username, password: input.password }),
+        );
+        await api.updateUser(admin, user.id, { role: 'customer' });
+        expect(await codeOf(api.updateUser(promoted, user.id, { role: 'admin' }))).toBe('UNAUTHORIZED');
+        expect(await codeOf(api.updateUser(promoted, admin.actor!.id, { password: 'taken-over-1' }))).toBe(
+          'UNAUTHORIZED',
+        );
+        const again = as(await api.authenticate(system, { login: user.username, password: input.password }));
+        expect(await codeOf(api.updateUser(again, user.id, { role: 'admin' }))).toBe('FORBIDDEN');
+      });
+
+      it('answers a session to the system and to the user itself only', async () => {
+        const { user, ctx } = await signUp();
+        const other = await signUp();
+        expect(await codeOf(api.session(other.ctx, user.id))).toBe('USER_NOT_FOUND');
+        expect(await codeOf(api.session(system, 'no-such-user'))).toBe('USER_NOT_FOUND');
+        await expect(api.session(ctx, user.id)).resolves.toEqual({ role: 'customer', session_version: 0 });
+      });
+
       it('raises USER_EXISTS for an email another user has', async () => {
         const { user, ctx } = await signUp();
         const other = await signUp();
@@ -198,7 +242,7 @@ export function defineUsersContract(adapterName: string, setup: () => Promise<Us
           created: false,
         });
         const admin = await api.authenticate(system, { login: 'admin', password: ADMIN.password });
-        expectPublicUser(admin);
+        expectPublicUser(admin, ['session_version']);
         expect(admin).toMatchObject({ username: 'admin', email: ADMIN.email, role: 'admin' });
       });
 

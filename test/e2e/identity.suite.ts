@@ -152,7 +152,7 @@ export function defineIdentitySuite(shop: ShopAccessor): void {
       expectProblem(unknown, 404, 'USER_NOT_FOUND');
     });
 
-    it('PATCH /users/{id} changes the email and the password of the caller', async () => {
+    it('PATCH /users/{id} changes the email and the password of the caller, and ends its sessions', async () => {
       const { client } = shop();
       const { user, token } = await register(client);
       const email = `${uniqueUsername('new')}@example.test`;
@@ -164,9 +164,11 @@ export function defineIdentitySuite(shop: ShopAccessor): void {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ id: user.id, username: user.username, email, role: 'customer' });
       expect(res.text).not.toContain(password);
-      const me = await client.request<UserDto>('GET', '/users/me', { token });
+      // A new password ends the sessions: the token from before is refused, a new login works.
+      expectProblem(await client.request('GET', '/users/me', { token }), 401, 'UNAUTHORIZED');
+      const fresh = await login(client, { email, password });
+      const me = await client.request<UserDto>('GET', '/users/me', { token: fresh });
       expect(me.body.email).toBe(email);
-      await expect(login(client, { email, password })).resolves.toEqual(expect.any(String));
     });
 
     it("PATCH /users/{id} on another user's id answers 404 and changes nothing", async () => {

@@ -7,6 +7,8 @@ import { defineHeaderCases } from '../support/security/headers.ts';
 import { defineLoginLimitCases, LOGIN_FAILURES_MAX } from '../support/security/limits.ts';
 import { defineObjectCases } from '../support/security/objects.ts';
 import { definePathCases } from '../support/security/paths.ts';
+import { defineProtocolCases } from '../support/security/protocol.ts';
+import { defineSessionCases } from '../support/security/sessions.ts';
 import { defineTokenCases } from '../support/security/tokens.ts';
 import { buildWorld, createTarget, type Target } from '../support/security/world.ts';
 import { needs } from '../support/services.ts';
@@ -96,9 +98,11 @@ for (const topology of topologies) {
 
     defineFunctionCases(current);
     defineTokenCases(current);
+    defineSessionCases(current);
     defineObjectCases(current);
     defineHeaderCases(current);
     definePathCases(current);
+    defineProtocolCases(current);
     defineCacheCases(current);
     defineLoginLimitCases(current);
   });

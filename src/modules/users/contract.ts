@@ -12,6 +12,17 @@ export interface User {
   readonly created_at: string;
 }
 
+/** A user who gave the right password: the user, and the session version its token is to carry. */
+export interface Authenticated extends User {
+  readonly session_version: number;
+}
+
+/** What a token of the user may still do: the role it has now, and the session version tokens must carry. */
+export interface Session {
+  readonly role: Role;
+  readonly session_version: number;
+}
+
 /**
  * @example { username: 'ada', email: 'ada@example.com', password: 'correct horse battery' }
  */
@@ -44,10 +55,19 @@ export interface UsersApi {
    * Checks a password. Unknown user and wrong password both raise `INVALID_CREDENTIALS`, in similar time.
    * Raises `PASSWORD_CHECKS_BUSY` when too many checks are already running.
    */
-  authenticate(ctx: CallContext, input: AuthenticateInput): Promise<User>;
-  /** The user, if the actor is that user or an admin; otherwise `USER_NOT_FOUND`. */
+  authenticate(ctx: CallContext, input: AuthenticateInput): Promise<Authenticated>;
+  /**
+   * The user's current session, for the edge (the system) and the user itself; `USER_NOT_FOUND` for
+   * anyone else, or when there is no such user.
+   */
+  session(ctx: CallContext, id: string): Promise<Session>;
+  /**
+   * The user, if the actor is that user or an admin; otherwise `USER_NOT_FOUND`. Here and in
+   * `updateUser`, an actor whose token is of an ended session gets `UNAUTHORIZED`, and an admin is one
+   * the table says is an admin now.
+   */
   getUser(ctx: CallContext, id: string): Promise<User>;
-  /** Updates email, password or (admin only, else `FORBIDDEN`) role. */
+  /** Updates email, password or (admin only, else `FORBIDDEN`) role; a role or password change ends the user's sessions. */
   updateUser(ctx: CallContext, id: string, input: UpdateUserInput): Promise<User>;
   /** Creates the `admin` user with this password and email when no admin exists yet. */
   ensureAdmin(ctx: CallContext, input: { password: string; email: string }): Promise<{ created: boolean }>;
@@ -59,6 +79,8 @@ export interface UsersEvents {
   'users.user_registered': { user_id: string; username: string; email: string };
   /** A user's email changed. */
   'users.user_updated': { user_id: string; username: string; email: string };
+  /** A user's role or password changed: every token of an older session version is to be refused. */
+  'users.sessions_ended': { user_id: string; session_version: number };
 }
 
 export const usersErrors = defineErrors({
@@ -72,6 +94,7 @@ export const usersErrors = defineErrors({
 export const usersMethods = [
   'register',
   'authenticate',
+  'session',
   'getUser',
   'updateUser',
   'ensureAdmin',
@@ -80,6 +103,7 @@ export const usersMethods = [
 /** Methods safe to retry after a transport failure: reads, and writes made idempotent by a key in their input. */
 export const usersIdempotentMethods = [
   'authenticate',
+  'session',
   'getUser',
   'ensureAdmin',
 ] as const satisfies MethodNames<UsersApi>;

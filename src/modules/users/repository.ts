@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { Role } from '../../platform/context.ts';
 import type { EventTables } from '../../platform/events/tables.ts';
 
@@ -10,6 +10,8 @@ export interface UsersTable {
   /** argon2id PHC string; never leaves this module. */
   password_hash: string;
   role: Role;
+  /** Moves on with every change of role or password; tokens carry the one they were issued at. */
+  session_version: Generated<number>;
   created_at: string;
   updated_at: string;
 }
@@ -23,17 +25,22 @@ export type UsersDatabase = UsersTables & EventTables;
 export type UserRow = Selectable<UsersTable>;
 
 /** The columns that may change after registration. */
-export type UserChanges = Pick<Updateable<UsersTable>, 'email' | 'password_hash' | 'role' | 'updated_at'>;
+export type UserChanges = Pick<
+  Updateable<UsersTable>,
+  'email' | 'password_hash' | 'role' | 'session_version' | 'updated_at'
+>;
+
+export type NewUser = Insertable<UsersTable>;
 
 /** Queries on the users table. Reads take the database; writes take the caller's transaction. */
 export interface UsersRepository {
-  findById(id: string): Promise<UserRow | undefined>;
-  findByUsername(username: string): Promise<UserRow | undefined>;
+  findById(id: string, db?: Kysely<UsersDatabase>): Promise<UserRow | undefined>;
+  findByUsername(username: string, db?: Kysely<UsersDatabase>): Promise<UserRow | undefined>;
   findByEmail(email: string): Promise<UserRow | undefined>;
   /** Whether `username` or `email` is taken, for a fast answer before the unique constraint decides. */
   isTaken(username: string, email: string): Promise<boolean>;
   adminExists(db?: Kysely<UsersDatabase>): Promise<boolean>;
-  insert(trx: Kysely<UsersDatabase>, row: UserRow): Promise<void>;
+  insert(trx: Kysely<UsersDatabase>, row: NewUser): Promise<void>;
   update(trx: Kysely<UsersDatabase>, id: string, changes: UserChanges): Promise<UserRow | undefined>;
   updateByUsername(
     trx: Kysely<UsersDatabase>,
@@ -43,11 +50,11 @@ export interface UsersRepository {
 }
 
 export function createUsersRepository(db: Kysely<UsersDatabase>): UsersRepository {
-  const byColumn = (column: 'id' | 'username' | 'email', value: string) =>
-    db.selectFrom('users').selectAll().where(column, '=', value).executeTakeFirst();
+  const byColumn = (column: 'id' | 'username' | 'email', value: string, executor = db) =>
+    executor.selectFrom('users').selectAll().where(column, '=', value).executeTakeFirst();
   return {
-    findById: (id) => byColumn('id', id),
-    findByUsername: (username) => byColumn('username', username),
+    findById: (id, executor) => byColumn('id', id, executor),
+    findByUsername: (username, executor) => byColumn('username', username, executor),
     findByEmail: (email) => byColumn('email', email),
     async isTaken(username, email) {
       const row = await db

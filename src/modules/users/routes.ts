@@ -4,7 +4,7 @@ import Type from 'typebox';
 import type { LoginKeys, LoginThrottle } from '../../platform/auth/login-throttle.ts';
 import { hasCode } from '../../platform/errors.ts';
 import { callContext } from '../../platform/http/context.ts';
-import type { UsersApi } from './contract.ts';
+import type { Authenticated, UsersApi } from './contract.ts';
 import { EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, USERNAME_PATTERN } from './service.ts';
 
 const Username = Type.String({ pattern: USERNAME_PATTERN, minLength: 3, maxLength: 32 });
@@ -99,19 +99,23 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
           username: account === undefined ? `login:${login}` : `account:${account}`,
           address: request.ip,
         };
+        let attempt: Awaited<ReturnType<LoginThrottle['attempt']>>;
         try {
-          await loginThrottle.check(keys);
+          attempt = await loginThrottle.attempt(keys);
         } catch (error) {
           if (hasCode(error, 'RATE_LIMITED')) reply.header('retry-after', error.extra.retry_after);
           throw error;
         }
+        let user: Authenticated;
         try {
-          const user = await api.authenticate(callContext(request), { login, password: body.password });
-          return app.issueToken({ id: user.id, role: user.role });
+          user = await api.authenticate(callContext(request), { login, password: body.password });
         } catch (error) {
-          if (hasCode(error, 'INVALID_CREDENTIALS')) await loginThrottle.recordFailure(keys);
+          // Only a wrong password stays counted: a check that was busy or failed guessed nothing.
+          if (!hasCode(error, 'INVALID_CREDENTIALS')) await attempt.giveBack();
           throw error;
         }
+        await attempt.giveBack();
+        return app.issueToken({ id: user.id, role: user.role, sessionVersion: user.session_version });
       },
     );
 

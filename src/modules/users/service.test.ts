@@ -13,11 +13,11 @@ import { createUsersRepository, type UsersDatabase } from './repository.ts';
 import { createUsersService } from './service.ts';
 
 const system: CallContext = { requestId: 'test' };
-const as = (user: Pick<User, 'id' | 'role'>): CallContext => ({
+const as = (user: Pick<User, 'id' | 'role'> & { session_version?: number }): CallContext => ({
   requestId: 'test',
-  actor: { id: user.id, role: user.role },
+  actor: { id: user.id, role: user.role, sessionVersion: user.session_version ?? 0 },
 });
-const adminCtx: CallContext = { requestId: 'test', actor: { id: 'some-admin', role: 'admin' } };
+const ADMIN = { password: 'the-admin-password', email: 'admin@example.com' };
 
 async function rejection(promise: Promise<unknown>): Promise<string> {
   try {
@@ -52,6 +52,12 @@ describe('users service', () => {
       raw: r.envelope,
       event: JSON.parse(r.envelope) as EventEnvelope,
     }));
+  };
+
+  /** The first admin, signed in: created on first use, so tests that count events see none of it. */
+  const admin = async (): Promise<CallContext> => {
+    await service.ensureAdmin(system, ADMIN);
+    return as(await service.authenticate(system, { login: 'admin', password: ADMIN.password }));
   };
 
   beforeEach(async () => {
@@ -162,7 +168,10 @@ describe('users service', () => {
       const body = input();
       const user = await service.register(system, body);
       for (const login of [body.username, body.email, body.email.toUpperCase()]) {
-        await expect(service.authenticate(system, { login, password: body.password })).resolves.toEqual(user);
+        await expect(service.authenticate(system, { login, password: body.password })).resolves.toEqual({
+          ...user,
+          session_version: 0,
+        });
       }
     });
 
@@ -186,10 +195,10 @@ describe('users service', () => {
       const user = await service.register(system, input());
       const other = await service.register(system, input());
       await expect(service.getUser(as(user), user.id)).resolves.toEqual(user);
-      await expect(service.getUser(adminCtx, user.id)).resolves.toEqual(user);
+      await expect(service.getUser(await admin(), user.id)).resolves.toEqual(user);
       expect(await rejection(service.getUser(as(other), user.id))).toBe('USER_NOT_FOUND');
       expect(await rejection(service.getUser(system, user.id))).toBe('USER_NOT_FOUND');
-      expect(await rejection(service.getUser(adminCtx, 'no-such-id'))).toBe('USER_NOT_FOUND');
+      expect(await rejection(service.getUser(await admin(), 'no-such-id'))).toBe('USER_NOT_FOUND');
     });
   });
 
@@ -203,10 +212,14 @@ describe('users service', () => {
       });
       expect(updated).toEqual({ ...user, email: 'new.address@example.com' });
       const login = (password: string) => service.authenticate(system, { login: user.username, password });
-      await expect(login('a-new-password')).resolves.toEqual(updated);
+      await expect(login('a-new-password')).resolves.toEqual({ ...updated, session_version: 1 });
       expect(await rejection(login(body.password))).toBe('INVALID_CREDENTIALS');
       const events = await outboxEvents();
-      expect(events.map((e) => e.type)).toEqual(['users.user_registered', 'users.user_updated']);
+      expect(events.map((e) => e.type)).toEqual([
+        'users.user_registered',
+        'users.user_updated',
+        'users.sessions_ended',
+      ]);
       expect(events[1]!.event.data).toEqual({
         user_id: user.id,
         username: user.username,
@@ -214,10 +227,45 @@ describe('users service', () => {
       });
     });
 
-    it('raises no event when only the password changes', async () => {
+    it('ends the sessions when the password changes, and only then raises an event', async () => {
       const user = await service.register(system, input());
       await service.updateUser(as(user), user.id, { password: 'a-new-password' });
-      expect((await outboxEvents()).map((e) => e.type)).toEqual(['users.user_registered']);
+      const events = await outboxEvents();
+      expect(events.map((e) => e.type)).toEqual(['users.user_registered', 'users.sessions_ended']);
+      expect(events[1]!.event.data).toEqual({ user_id: user.id, session_version: 1 });
+      // The token it had is of the old session: refused for every read and change of the account.
+      expect(await rejection(service.getUser(as(user), user.id))).toBe('UNAUTHORIZED');
+      expect(await rejection(service.updateUser(as(user), user.id, { email: 'x@example.com' }))).toBe(
+        'UNAUTHORIZED',
+      );
+      await expect(service.getUser(as({ ...user, session_version: 1 }), user.id)).resolves.toEqual(user);
+      await expect(service.session(system, user.id)).resolves.toEqual({
+        role: 'customer',
+        session_version: 1,
+      });
+    });
+
+    it('a demoted admin is a customer at once: it cannot promote itself back or touch the admin', async () => {
+      const body = input();
+      const user = await service.register(system, body);
+      const signIn = async () =>
+        as(await service.authenticate(system, { login: user.username, password: body.password }));
+      const boss = await admin();
+      await service.updateUser(boss, user.id, { role: 'admin' });
+      const promoted = await signIn();
+      await service.updateUser(boss, user.id, { role: 'customer' });
+      // Its token still says admin, and is of the session the demotion ended.
+      expect(await rejection(service.updateUser(promoted, user.id, { role: 'admin' }))).toBe('UNAUTHORIZED');
+      expect(
+        await rejection(service.updateUser(promoted, boss.actor!.id, { password: 'taken-over-1' })),
+      ).toBe('UNAUTHORIZED');
+      await expect(service.session(system, user.id)).resolves.toEqual({
+        role: 'customer',
+        session_version: 2,
+      });
+      // Signed in again, it is a customer.
+      const again = await signIn();
+      expect(await rejection(service.updateUser(again, user.id, { role: 'admin' }))).toBe('FORBIDDEN');
     });
 
     it("answers USER_NOT_FOUND for another user's id and changes nothing", async () => {
@@ -226,10 +274,10 @@ describe('users service', () => {
       expect(await rejection(service.updateUser(as(user), other.id, { email: 'x@example.com' }))).toBe(
         'USER_NOT_FOUND',
       );
-      expect(await rejection(service.updateUser(adminCtx, 'no-such-id', { email: 'x@example.com' }))).toBe(
-        'USER_NOT_FOUND',
-      );
-      await expect(service.getUser(adminCtx, other.id)).resolves.toEqual(other);
+      expect(
+        await rejection(service.updateUser(await admin(), 'no-such-id', { email: 'x@example.com' })),
+      ).toBe('USER_NOT_FOUND');
+      await expect(service.getUser(await admin(), other.id)).resolves.toEqual(other);
     });
 
     it('refuses a role from a customer with FORBIDDEN and changes nothing, even the other fields', async () => {
@@ -241,7 +289,7 @@ describe('users service', () => {
 
     it('lets an admin change a role', async () => {
       const user = await service.register(system, input());
-      await expect(service.updateUser(adminCtx, user.id, { role: 'admin' })).resolves.toEqual({
+      await expect(service.updateUser(await admin(), user.id, { role: 'admin' })).resolves.toEqual({
         ...user,
         role: 'admin',
       });
@@ -255,7 +303,7 @@ describe('users service', () => {
       expect(await rejection(update({}))).toBe('VALIDATION_FAILED');
       expect(await rejection(update({ password: 'short' }))).toBe('VALIDATION_FAILED');
       expect(await rejection(update({ email: 'nope' }))).toBe('VALIDATION_FAILED');
-      expect(await rejection(service.updateUser(adminCtx, user.id, { role: 'root' as 'admin' }))).toBe(
+      expect(await rejection(service.updateUser(await admin(), user.id, { role: 'root' as 'admin' }))).toBe(
         'VALIDATION_FAILED',
       );
     });

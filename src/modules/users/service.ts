@@ -1,5 +1,7 @@
+import type { Kysely } from 'kysely';
+import { sessionEnded } from '../../platform/auth/sessions.ts';
 import { type Clock, isoNow, systemClock } from '../../platform/clock.ts';
-import { type CallContext, isAdmin, type Role } from '../../platform/context.ts';
+import type { CallContext, Role } from '../../platform/context.ts';
 import { isUniqueViolation } from '../../platform/db/errors.ts';
 import { lockKey } from '../../platform/db/locks.ts';
 import { platformErrors } from '../../platform/errors.ts';
@@ -16,7 +18,7 @@ import {
   usersErrors,
 } from './contract.ts';
 import type { PasswordHasher } from './password.ts';
-import type { UserRow, UsersDatabase, UsersRepository } from './repository.ts';
+import type { NewUser, UserRow, UsersDatabase, UsersRepository } from './repository.ts';
 
 /** The rules a registration and an update must meet; the routes' schemas say the same. */
 export const USERNAME_PATTERN = '^[a-z0-9_.-]{3,32}$';
@@ -108,13 +110,13 @@ function validateUpdate(input: UpdateUserInput): UpdateUserInput {
 }
 
 /** The only way a row leaves this module: without its hash. */
-function toUser(row: UserRow): User {
+function toUser(row: Pick<UserRow, 'id' | 'username' | 'email' | 'role' | 'created_at'>): User {
   return { id: row.id, username: row.username, email: row.email, role: row.role, created_at: row.created_at };
 }
 
 /** Only the user itself and admins may see or change a user; to anyone else it does not exist. */
-function mayAccess(ctx: CallContext, id: string): boolean {
-  return ctx.actor !== undefined && (ctx.actor.id === id || ctx.actor.role === 'admin');
+function mayAccess(actor: UserRow | undefined, id: string): actor is UserRow {
+  return actor !== undefined && (actor.id === id || actor.role === 'admin');
 }
 
 /**
@@ -133,7 +135,19 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
   const { repository, outbox, passwords, log } = deps;
   const clock = deps.clock ?? systemClock;
 
-  async function insertUser(ctx: CallContext, row: UserRow): Promise<void> {
+  /**
+   * The actor as the table knows it now, for every decision on an account: a token of an ended session
+   * (its role or password changed since) is refused here whatever any cache said, and an admin is one
+   * who is an admin now. Undefined for the system, which acts with no actor.
+   */
+  async function currentActor(ctx: CallContext, db?: Kysely<UsersDatabase>): Promise<UserRow | undefined> {
+    if (ctx.actor === undefined) return undefined;
+    const row = await repository.findById(ctx.actor.id, db);
+    if (row === undefined || row.session_version !== (ctx.actor.sessionVersion ?? 0)) throw sessionEnded();
+    return row;
+  }
+
+  async function insertUser(ctx: CallContext, row: NewUser): Promise<void> {
     await outbox.transaction(async (trx, emit) => {
       await repository.insert(trx, row);
       emit('users.user_registered', { user_id: row.id, username: row.username, email: row.email }, ctx);
@@ -146,7 +160,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
       // Saves an argon2 computation in the common case; the unique constraint decides races.
       if (await repository.isTaken(username, email)) throw usersErrors.USER_EXISTS();
       const now = isoNow(clock);
-      const row: UserRow = {
+      const row: NewUser = {
         id: newId(),
         username,
         email,
@@ -180,37 +194,55 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
         log.info({ request_id: ctx.requestId }, 'login refused');
         throw usersErrors.INVALID_CREDENTIALS();
       }
-      return toUser(row);
+      return { ...toUser(row), session_version: row.session_version };
+    },
+
+    async session(ctx, id) {
+      if (typeof id !== 'string' || (ctx.actor !== undefined && ctx.actor.id !== id))
+        throw usersErrors.USER_NOT_FOUND();
+      const row = await repository.findById(id);
+      if (!row) throw usersErrors.USER_NOT_FOUND();
+      return { role: row.role, session_version: row.session_version };
     },
 
     async getUser(ctx, id) {
-      if (typeof id !== 'string' || !mayAccess(ctx, id)) throw usersErrors.USER_NOT_FOUND();
-      const row = await repository.findById(id);
+      const actor = await currentActor(ctx);
+      if (typeof id !== 'string' || !mayAccess(actor, id)) throw usersErrors.USER_NOT_FOUND();
+      const row = actor?.id === id ? actor : await repository.findById(id);
       if (!row) throw usersErrors.USER_NOT_FOUND();
       return toUser(row);
     },
 
     async updateUser(ctx, id, input) {
-      if (typeof id !== 'string' || !mayAccess(ctx, id)) throw usersErrors.USER_NOT_FOUND();
+      if (typeof id !== 'string' || !mayAccess(await currentActor(ctx), id))
+        throw usersErrors.USER_NOT_FOUND();
       const changes = validateUpdate(input);
-      if (changes.role !== undefined && !isAdmin(ctx)) {
-        throw platformErrors.FORBIDDEN('Only an admin may change a role');
-      }
-      const current = await repository.findById(id);
-      if (!current) throw usersErrors.USER_NOT_FOUND();
       const passwordHash =
         changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
         const updated = await outbox.transaction(async (trx, emit) => {
+          // Judged again in the transaction that writes: the actor may have been demoted meanwhile.
+          const actor = await currentActor(ctx, trx);
+          if (!mayAccess(actor, id)) throw usersErrors.USER_NOT_FOUND();
+          if (changes.role !== undefined && actor.role !== 'admin')
+            throw platformErrors.FORBIDDEN('Only an admin may change a role');
+          const current = actor.id === id ? actor : await repository.findById(id, trx);
+          if (!current) throw usersErrors.USER_NOT_FOUND();
+          const endsSessions =
+            passwordHash !== undefined || (changes.role !== undefined && changes.role !== current.role);
           const row = await repository.update(trx, id, {
             ...(changes.email !== undefined ? { email: changes.email } : {}),
             ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
             ...(changes.role !== undefined ? { role: changes.role } : {}),
+            ...(endsSessions ? { session_version: current.session_version + 1 } : {}),
             updated_at: isoNow(clock),
           });
           if (!row) throw usersErrors.USER_NOT_FOUND();
           if (row.email !== current.email) {
             emit('users.user_updated', { user_id: row.id, username: row.username, email: row.email }, ctx);
+          }
+          if (endsSessions) {
+            emit('users.sessions_ended', { user_id: row.id, session_version: row.session_version }, ctx);
           }
           return row;
         });
@@ -224,7 +256,8 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
 
     async ensureAdmin(ctx, input) {
       // Meant for the system at start; a signed-in customer must never reach it.
-      if (ctx.actor && !isAdmin(ctx)) throw platformErrors.FORBIDDEN('Only the system or an admin');
+      if (ctx.actor && (await currentActor(ctx))?.role !== 'admin')
+        throw platformErrors.FORBIDDEN('Only the system or an admin');
       const errors: FieldError[] = [];
       const email = checkEmail(input.email, errors, OPERATOR_EMAIL);
       const password = checkPassword(input.password, errors);
@@ -238,14 +271,24 @@ export function createUsersService(deps: UsersServiceDeps): UsersApi {
           // lock makes two instances restoring a demoted admin run one after the other).
           await lockKey(trx, 'users.ensure-admin', ADMIN_USERNAME);
           if (await repository.adminExists(trx)) return 'exists';
-          // A demoted `admin` is restored with the configured password, the operator's way back in.
-          const restored = await repository.updateByUsername(trx, ADMIN_USERNAME, {
-            password_hash: passwordHash,
-            role: 'admin',
-            updated_at: now,
-          });
-          if (restored) return 'restored';
-          const row: UserRow = {
+          // A demoted `admin` is restored with the configured password, the operator's way back in;
+          // whatever tokens it had are of the old session.
+          const demoted = await repository.findByUsername(ADMIN_USERNAME, trx);
+          if (demoted) {
+            const restored = await repository.updateByUsername(trx, ADMIN_USERNAME, {
+              password_hash: passwordHash,
+              role: 'admin',
+              session_version: demoted.session_version + 1,
+              updated_at: now,
+            });
+            emit(
+              'users.sessions_ended',
+              { user_id: demoted.id, session_version: restored!.session_version },
+              ctx,
+            );
+            return 'restored';
+          }
+          const row: NewUser = {
             id: newId(),
             username: ADMIN_USERNAME,
             email,

@@ -5,8 +5,9 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { connectionMemo } from '../connection-memo.ts';
 import { type Actor, type Role, traceparentFrom } from '../context.ts';
-import { type AppError, isAppError, platformErrors } from '../errors.ts';
+import { type AppError, hasCode, isAppError, platformErrors } from '../errors.ts';
 import { IDENTITY_HEADER, type InternalAuth, type VerifiedIdentity } from '../rpc/identity.ts';
+import type { Sessions } from './sessions.ts';
 
 export interface AuthOptions {
   readonly secret: string;
@@ -26,6 +27,8 @@ export interface AccessToken {
 interface Claims {
   sub: string;
   role: Role;
+  /** The user's session version when the token was issued. */
+  ver?: number;
 }
 
 declare module '@fastify/jwt' {
@@ -58,6 +61,9 @@ declare module 'fastify' {
 }
 
 const ROLES = new Set<string>(['customer', 'admin']);
+
+/** Whether `part` is base64url as an encoder writes it: decoding and encoding again gives it back. */
+const isCanonicalBase64url = (part: string) => Buffer.from(part, 'base64url').toString('base64url') === part;
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 /** A bearer token this edge verified: who it names, and until when (epoch ms). */
@@ -112,6 +118,13 @@ export interface AuthPluginOptions extends AuthOptions {
    * are still issued with the JWT settings.
    */
   readonly internalAuth?: InternalAuth;
+  /**
+   * Where a token's session is checked, at a public edge: a customer's token against the cached
+   * session, an admin's with the users module itself, on every request. Behind the gateway the
+   * identity it signed is taken as checked. Without it (tests of the edge alone) a token is judged by
+   * its signature and claims.
+   */
+  readonly sessions?: Sessions;
 }
 
 /**
@@ -140,7 +153,7 @@ export const authPlugin = fp(
     });
     app.decorateRequest('actor', undefined);
     app.decorateRequest('authError', undefined);
-    const { internalAuth } = options;
+    const { internalAuth, sessions } = options;
     if (internalAuth !== undefined) {
       app.addHook('onRequest', async (request) => {
         if (HEALTH_ROUTES.has(request.routeOptions.url ?? '')) return;
@@ -159,8 +172,12 @@ export const authPlugin = fp(
       // never kept.
       const verified = new Map<string, VerifiedToken>();
       const skewMs = options.clockSkewSeconds * 1000;
-      const tokenOf = (header: string) =>
-        /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header)?.[1];
+      // The scheme in any case (RFC 9110); each part in canonical base64url, so one token has one
+      // spelling: a signature with its unused trailing bits changed would verify, and be another key.
+      const tokenOf = (header: string) => {
+        const token = /^bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/i.exec(header)?.[1];
+        return token?.split('.').every(isCanonicalBase64url) ? token : undefined;
+      };
       // A client sends the same header with every request on its connection.
       const lastToken = connectionMemo<VerifiedToken>('splitshop.lastToken');
       /** The verified, unexpired token of `header`. */
@@ -172,10 +189,12 @@ export const authPlugin = fp(
         lastToken.remember(connection, header, known, known.until);
         return known;
       };
-      app.decorate(
-        'verifiedActor',
-        (header: string, connection: object) => knownToken(header, connection)?.actor,
-      );
+      // The fast path takes only what needs no wait: a customer's token whose session is known current.
+      app.decorate('verifiedActor', (header: string, connection: object) => {
+        const actor = knownToken(header, connection)?.actor;
+        if (actor === undefined || sessions === undefined) return actor;
+        return actor.role !== 'admin' && sessions.isCurrent(actor) === true ? actor : undefined;
+      });
       // A callback hook: it runs on every request and has nothing to wait for.
       app.addHook('onRequest', (request, _reply, done) => {
         const header = request.headers.authorization;
@@ -185,7 +204,7 @@ export const authPlugin = fp(
         if (known === undefined) {
           const token = tokenOf(header);
           if (token === undefined) {
-            request.authError = 'The Authorization header must be "Bearer <token>"';
+            request.authError = 'The Authorization header must be "Bearer <token>", the token a JWT';
             return done();
           }
           try {
@@ -194,7 +213,11 @@ export const authPlugin = fp(
             // fast-jwt checks exp and nbf against the clock, not iat: a token issued in the future is forged.
             if (typeof claims.iat !== 'number' || claims.iat * 1000 > Date.now() + skewMs)
               throw new Error('issued in the future');
-            known = { actor: { id: claims.sub, role: claims.role }, until: claims.exp * 1000 };
+            const sessionVersion = Number.isSafeInteger(claims.ver) ? claims.ver! : 0;
+            known = {
+              actor: { id: claims.sub, role: claims.role, sessionVersion },
+              until: claims.exp * 1000,
+            };
           } catch {
             request.authError = 'The token is not valid';
             return done();
@@ -203,9 +226,29 @@ export const authPlugin = fp(
           verified.set(header, known);
           lastToken.remember(connection, header, known, known.until);
         }
-        request.actor = known.actor;
-        bindUser(request, known.actor.id);
-        done();
+        const { actor } = known;
+        const admit = (current: boolean | undefined) => {
+          // Unknown still: the users module could not be asked, and the signature stands (see sessions.ts).
+          if (current === false) request.authError = 'The session has ended: sign in again';
+          else {
+            request.actor = actor;
+            bindUser(request, actor.id);
+          }
+          done();
+        };
+        if (sessions === undefined) return admit(true);
+        // An admin's token is confirmed with the users module on every request, never from the cache:
+        // a demoted admin loses its rights at once, in every process and every instance.
+        if (actor.role === 'admin') {
+          sessions.confirm(actor).then(
+            (role) => admit(role === 'admin'),
+            (error) => (hasCode(error, 'UNAUTHORIZED') ? admit(false) : done(error)),
+          );
+          return;
+        }
+        const current = sessions.isCurrent(actor);
+        if (current !== undefined) return admit(current);
+        sessions.load(actor.id).then(() => admit(sessions.isCurrent(actor)), done);
       });
     }
     app.decorate('requireUser', async (request: FastifyRequest) => {
@@ -220,7 +263,7 @@ export const authPlugin = fp(
     app.decorate(
       'issueToken',
       (actor: Actor): AccessToken => ({
-        access_token: app.jwt.sign({ sub: actor.id, role: actor.role }),
+        access_token: app.jwt.sign({ sub: actor.id, role: actor.role, ver: actor.sessionVersion ?? 0 }),
         token_type: 'Bearer',
         expires_in: options.ttlSeconds,
       }),

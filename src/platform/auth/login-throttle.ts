@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
 import { platformErrors } from '../errors.ts';
 
 /** What a login attempt is counted by: the name it tried and the address it came from. */
@@ -11,13 +16,18 @@ export interface LoginKeys {
 
 /**
  * Counts failed logins per username and per address, separately, so neither guessing one account's
- * password from many addresses nor many accounts' passwords from one address gets far. Successful
- * logins are not counted.
+ * password from many addresses nor many accounts' passwords from one address gets far. An attempt is
+ * counted before its password is checked, and given back when it was right: counting only after the
+ * check let every attempt that arrived before the first failure was recorded through (60 at once got
+ * 20 checks against a limit of 10), where this way a limit of 10 lets exactly 10 through.
  */
 export interface LoginThrottle {
-  /** Raises `RATE_LIMITED` with `extra.retry_after` (seconds) when either key has too many failures. */
-  check(keys: LoginKeys): Promise<void>;
-  recordFailure(keys: LoginKeys): Promise<void>;
+  /**
+   * Counts an attempt on both keys, atomically (in Redis when shared): raises `RATE_LIMITED` with
+   * `extra.retry_after` (seconds) when either key has no attempt left. The attempt stays counted as a
+   * failure unless `giveBack` is called: for a right password, or a check that never happened.
+   */
+  attempt(keys: LoginKeys): Promise<{ giveBack(): Promise<void> }>;
 }
 
 /** What the throttle asks of a counter store: rate-limiter-flexible's options, fixed by the throttle. */
@@ -28,7 +38,7 @@ export interface LimiterSettings {
 }
 
 export interface LoginThrottleOptions {
-  /** Failures allowed per key in a window; the next attempt is refused. */
+  /** Failed attempts allowed per key in a window; the next attempt is refused. */
   readonly maxFailures: number;
   readonly windowSeconds: number;
   /**
@@ -67,21 +77,23 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const keysOf = ({ username, address }: LoginKeys) => [`user:${username.toLowerCase()}`, `addr:${address}`];
 
   return {
-    async check(keys) {
-      const counts = await Promise.all(keysOf(keys).map((key) => limiter.get(key)));
-      let waitMs = 0;
-      for (const count of counts) {
-        if (count && count.consumedPoints >= maxFailures) waitMs = Math.max(waitMs, count.msBeforeNext);
-      }
-      if (waitMs <= 0) return;
+    async attempt(keys) {
+      const names = keysOf(keys);
+      const taken = await Promise.allSettled(names.map((key) => limiter.consume(key, 1)));
+      const refused = taken.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+      const giveBack = (which: readonly string[]) =>
+        Promise.all(which.map((key) => limiter.reward(key, 1))).then(() => undefined);
+      if (refused.length === 0) return { giveBack: () => giveBack(names) };
+      // Refused: what it took of a key that still had room is given back, so it counts nowhere.
+      await giveBack(names.filter((_, i) => taken[i]!.status === 'fulfilled'));
+      const limited = refused.filter((reason): reason is RateLimiterRes => reason instanceof RateLimiterRes);
+      if (limited.length < refused.length)
+        throw refused.find((reason) => !(reason instanceof RateLimiterRes));
+      const waitMs = Math.max(...limited.map((res) => res.msBeforeNext));
       const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
       throw platformErrors.RATE_LIMITED(`Too many failed logins; try again in ${retryAfter} s`, {
         retry_after: retryAfter,
       });
-    },
-    async recordFailure(keys) {
-      // penalty counts without refusing, unlike consume: refusing is check's job.
-      await Promise.all(keysOf(keys).map((key) => limiter.penalty(key, 1)));
     },
   };
 }

@@ -6,7 +6,7 @@ import type { Actor } from '../context.ts';
 import { type AppError, isAppError } from '../errors.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { type RateLimitOptions, rateHeadersFor, rateKeyOf } from '../http/rate-limit.ts';
-import { type FastPath, requestIdOf } from '../http/server.ts';
+import { type FastPath, hostCount, requestIdOf } from '../http/server.ts';
 import { splitVersion, versionAsked } from '../http/versioning.ts';
 import type { Done } from './exchange.ts';
 import type { Answer, Caller, Forwarding, Route } from './proxy.ts';
@@ -80,7 +80,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     const method = req.method;
     if ((method !== 'GET' && method !== 'HEAD') || hasBody(req.headers) || options.closing()) return false;
     const raw = req.url ?? '/';
-    if (raw.includes('%00')) return false;
+    if (raw.includes('%00') || hostCount(req) > 1) return false;
     const headers = req.headers;
     const split = splitVersion(raw);
     const version = versionAsked(split.version, headers['api-version']);

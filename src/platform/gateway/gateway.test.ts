@@ -235,7 +235,7 @@ describe('the gateway', () => {
       });
       // The identity is the gateway's, for the actor the gateway verified, not the forged one.
       const ctx = internalAuth.verify(headers[IDENTITY_HEADER] as string);
-      expect(ctx).toEqual({ actor: { id: 'u-42', role: 'customer' } });
+      expect(ctx).toEqual({ actor: { id: 'u-42', role: 'customer', sessionVersion: 0 } });
     });
 
     it('signs an anonymous identity for a caller without a token, beside the request id and trace context', async () => {

@@ -50,7 +50,7 @@ describe('identity tokens', () => {
     expect(claims.exp - claims.iat).toBe(60);
     const expected = createHmac('sha256', INTERNAL_SECRET).update(`${header}.${payload}`).digest('base64url');
     expect(signature).toBe(expected);
-    expect(internalAuth.verify(token).actor).toEqual({ id: 'u1', role: 'admin' });
+    expect(internalAuth.verify(token).actor).toEqual({ id: 'u1', role: 'admin', sessionVersion: 0 });
     expect(internalAuth.verify(internalAuth.sign(undefined))).toEqual({});
   });
 
@@ -66,7 +66,7 @@ describe('identity tokens', () => {
       vi.advanceTimersByTime(31_000);
       const renewed = internalAuth.sign({ id: 'u1', role: 'admin' });
       expect(renewed).not.toBe(admin);
-      expect(internalAuth.verify(renewed).actor).toEqual({ id: 'u1', role: 'admin' });
+      expect(internalAuth.verify(renewed).actor).toEqual({ id: 'u1', role: 'admin', sessionVersion: 0 });
     } finally {
       vi.useRealTimers();
     }
@@ -79,11 +79,27 @@ describe('identity tokens', () => {
       const connection = {};
       const admin = internalAuth.sign({ id: 'u1', role: 'admin' });
       const customer = internalAuth.sign({ id: 'u2', role: 'customer' });
-      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
-      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({
+        id: 'u1',
+        role: 'admin',
+        sessionVersion: 0,
+      });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({
+        id: 'u1',
+        role: 'admin',
+        sessionVersion: 0,
+      });
       expect(() => internalAuth.verify(`${admin.slice(0, -2)}xx`, connection)).toThrow(/not valid/);
-      expect(internalAuth.verify(customer, connection).actor).toEqual({ id: 'u2', role: 'customer' });
-      expect(internalAuth.verify(admin, connection).actor).toEqual({ id: 'u1', role: 'admin' });
+      expect(internalAuth.verify(customer, connection).actor).toEqual({
+        id: 'u2',
+        role: 'customer',
+        sessionVersion: 0,
+      });
+      expect(internalAuth.verify(admin, connection).actor).toEqual({
+        id: 'u1',
+        role: 'admin',
+        sessionVersion: 0,
+      });
       vi.advanceTimersByTime(60_001);
       expect(() => internalAuth.verify(admin, connection)).toThrow(/not valid/);
     } finally {
@@ -146,7 +162,7 @@ describe('a service behind the gateway (identity: internal)', () => {
     expect(res.headers['x-request-id']).toBe('req-from-gateway');
     expect(res.json().ctx).toEqual({
       requestId: 'req-from-gateway',
-      actor: { id: 'u-7', role: 'customer' },
+      actor: { id: 'u-7', role: 'customer', sessionVersion: 0 },
       traceparent,
     });
     const malformed = await service.inject({
@@ -158,7 +174,7 @@ describe('a service behind the gateway (identity: internal)', () => {
       url: '/orders',
       headers: signed({ id: 'u-7', role: 'customer' }),
     });
-    expect(orders.json()).toEqual({ actor: { id: 'u-7', role: 'customer' } });
+    expect(orders.json()).toEqual({ actor: { id: 'u-7', role: 'customer', sessionVersion: 0 } });
   });
 
   it('answers health checks without an identity', async () => {
@@ -227,7 +243,7 @@ describe('the gateway in front of a service', () => {
     const token = gateway.app.issueToken({ id: 'u-9', role: 'customer' }).access_token;
     const through = await gateway.request('/orders', { headers: { authorization: `Bearer ${token}` } });
     expect(through.status).toBe(200);
-    expect(JSON.parse(through.text)).toEqual({ actor: { id: 'u-9', role: 'customer' } });
+    expect(JSON.parse(through.text)).toEqual({ actor: { id: 'u-9', role: 'customer', sessionVersion: 0 } });
     const who = await gateway.request('/whoami', { headers: { 'x-request-id': 'abc-1' } });
     expect(JSON.parse(who.text)).toEqual({ ctx: { requestId: 'abc-1' }, ip: '127.0.0.1' });
     expect((await gateway.request('/orders')).status).toBe(401);

@@ -179,7 +179,7 @@ describe('the edge', () => {
       url: '/mine',
       headers: { authorization: `Bearer ${token()}`, 'x-request-id': 'r1' },
     });
-    expect(res.json()).toEqual({ requestId: 'r1', actor: { id: 'u1', role: 'customer' } });
+    expect(res.json()).toEqual({ requestId: 'r1', actor: { id: 'u1', role: 'customer', sessionVersion: 0 } });
   });
 
   it('refuses alg none, another algorithm, a foreign key, a tampered payload, expiry and missing claims', async () => {

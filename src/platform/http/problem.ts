@@ -103,7 +103,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
     sendProblem(
       request,
       reply,
-      toProblem(platformErrors.NOT_FOUND(`No route for ${request.method} ${request.url}`)),
+      // The path only: a query string may carry what the caller would not see echoed (or logged by a proxy).
+      toProblem(platformErrors.NOT_FOUND(`No route for ${request.method} ${request.url.split('?')[0]}`)),
     ),
   );
 }

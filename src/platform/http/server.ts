@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { type AuthOptions, authPlugin } from '../auth/jwt.ts';
+import { type AuthPluginOptions, authPlugin } from '../auth/jwt.ts';
 import { platformErrors } from '../errors.ts';
 import type { InternalAuth } from '../rpc/identity.ts';
 import { installJsonBodyParser } from './json-body.ts';
@@ -17,7 +17,8 @@ export interface EdgeOptions {
   readonly log: FastifyBaseLogger;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
-  readonly auth: AuthOptions;
+  /** Token settings, and where sessions are checked (see `AuthPluginOptions.sessions`). */
+  readonly auth: Omit<AuthPluginOptions, 'internalAuth'>;
   /** Required at a public edge; a process behind the gateway does not rate-limit (the gateway does). */
   readonly rateLimit?: RateLimitOptions;
   readonly title?: string;
@@ -55,6 +56,17 @@ export function requestIdOf(req: IncomingMessage): string {
  * The gateway's path for plain proxied reads (see `gateway/fast-path.ts`).
  */
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** How many Host headers a request came with. */
+export function hostCount(req: IncomingMessage): number {
+  let count = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
 
 /** Bodies are never coerced: `"1"` is not a number. Query strings and params are text, so they are. */
 function createValidators() {
@@ -171,6 +183,9 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     reply.header('cache-control', 'no-store');
     // A NUL in a parameter is refused here, as the body parser refuses it: Postgres cannot store it.
     if (request.url.includes('%00')) done(platformErrors.VALIDATION_FAILED('The URL has a NUL character'));
+    // Node keeps the first of two Host headers; a proxy in front may have read the other (RFC 9112: 400).
+    else if (hostCount(request.raw) > 1)
+      done(platformErrors.VALIDATION_FAILED('The request has two Host headers'));
     else done();
   });
   installProblemHandlers(app);

@@ -63,10 +63,11 @@ export function createInternalAuth(secret: string): InternalAuth {
       const now = Date.now();
       const mine = actor === undefined ? undefined : byActor.get(actor);
       if (mine !== undefined && mine.reuseUntil > now) return mine.token;
-      const key = actor === undefined ? ANONYMOUS : `${actor.role}:${actor.id}`;
+      const version = actor?.sessionVersion ?? 0;
+      const key = actor === undefined ? ANONYMOUS : `${actor.role}:${version}:${actor.id}`;
       let known = signed.get(key);
       if (known === undefined || known.reuseUntil <= now) {
-        const token = signer(actor === undefined ? {} : { sub: actor.id, role: actor.role });
+        const token = signer(actor === undefined ? {} : { sub: actor.id, role: actor.role, ver: version });
         // Bounded: past 10 000 actors the oldest entry goes (a Map iterates in insertion order).
         if (known === undefined && signed.size >= 10_000) signed.delete(signed.keys().next().value!);
         known = { token, reuseUntil: now + REUSE_MS };
@@ -79,15 +80,16 @@ export function createInternalAuth(secret: string): InternalAuth {
       if (!token) throw platformErrors.UNAUTHORIZED('The internal credential is missing');
       const last = connection === undefined ? undefined : lastIdentity.recall(connection, token);
       if (last !== undefined) return last;
-      let claims: { sub?: unknown; role?: unknown; exp?: unknown };
+      let claims: { sub?: unknown; role?: unknown; ver?: unknown; exp?: unknown };
       try {
         claims = verifier(token);
       } catch {
         throw platformErrors.UNAUTHORIZED('The internal credential is not valid');
       }
       const role = claims.role === 'admin' || claims.role === 'customer' ? claims.role : undefined;
+      const sessionVersion = Number.isSafeInteger(claims.ver) ? (claims.ver as number) : 0;
       const identity: VerifiedIdentity =
-        typeof claims.sub === 'string' && role ? { actor: { id: claims.sub, role } } : {};
+        typeof claims.sub === 'string' && role ? { actor: { id: claims.sub, role, sessionVersion } } : {};
       // `exp` is required and was checked by the verifier, so it is a number of seconds here.
       if (connection !== undefined)
         lastIdentity.remember(connection, token, identity, (claims.exp as number) * 1000);

@@ -18,7 +18,7 @@ import {
   startHost,
 } from './test-support.ts';
 
-const ctx: CallContext = { requestId: 'req-1', actor: { id: 'u1', role: 'customer' } };
+const ctx: CallContext = { requestId: 'req-1', actor: { id: 'u1', role: 'customer', sessionVersion: 0 } };
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

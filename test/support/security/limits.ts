@@ -85,5 +85,41 @@ export function defineLoginLimitCases(target: () => Target): void {
       expect(ok.status).toBe(200);
       await tally.settle(t);
     });
+
+    it('hold when 100 wrong passwords arrive at once: at most the limit are checked, every 429 says when', async () => {
+      const t = target();
+      const { user } = await register(createClient(t.gateways[0]!));
+      const tally = createTally();
+      const races = [
+        // One account from 100 addresses, and 100 accounts from one address.
+        Array.from({ length: 100 }, (_, i) => ({
+          body: { username: user.username, password: validPassword() },
+          from: address(30 + Math.floor(i / 50), i % 50),
+        })),
+        Array.from({ length: 100 }, () => ({
+          body: { username: uniqueUsername('race'), password: validPassword() },
+          from: address(40, 0),
+        })),
+      ];
+      for (const [n, race] of races.entries()) {
+        const answers = await Promise.all(
+          race.map(({ body, from }, i) => login(t.gateways[i % t.gateways.length]!, body, from)),
+        );
+        const checked = answers.filter((res) => isProblem(res, 401, 'INVALID_CREDENTIALS'));
+        expect(checked.length, `race ${n}: passwords checked`).toBeLessThanOrEqual(LOGIN_FAILURES_MAX);
+        for (const res of answers.filter((res) => res.status !== 401))
+          tally.check(
+            `race ${n}: refused with Retry-After`,
+            res,
+            res.status === 429 && Number(res.headers['retry-after']) > 0,
+          );
+        tally.check(
+          `race ${n}: at most ${LOGIN_FAILURES_MAX} checked`,
+          answers[0]!,
+          checked.length <= LOGIN_FAILURES_MAX,
+        );
+      }
+      await tally.settle(t);
+    });
   });
 }
