@@ -43,6 +43,13 @@ export interface EdgeOptions {
 
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
+/**
+ * Request headers a public edge takes (Node's default, made explicit), answering more with 431. A
+ * process behind the gateway takes twice as much: what the gateway took plus the identity, address and
+ * trace headers it adds, so a request is refused at the edge or not at all, in every topology.
+ */
+export const HEADER_LIMIT_BYTES = { public: 16_384, internal: 32_768 } as const;
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The id a request goes by: a well-formed `X-Request-Id` it came with (the gateway's, behind it), else a new one. */
@@ -125,6 +132,7 @@ export async function createEdge(options: EdgeOptions): Promise<FastifyInstance>
     throw new Error('A public edge needs rate limits');
   const connectionTimeoutMs = options.requestTimeoutMs + 5_000;
   const httpOptions = {
+    maxHeaderSize: internalAuth === undefined ? HEADER_LIMIT_BYTES.public : HEADER_LIMIT_BYTES.internal,
     requestTimeout: options.requestTimeoutMs,
     connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
   };
