@@ -43,6 +43,9 @@ export async function buildModuleProcess(
   const loginThrottle = createLoginThrottle({
     maxFailures: config.loginFailuresMax,
     windowSeconds: config.loginFailuresWindowSeconds,
+    addressFailures: config.loginAddressFailuresMax,
+    addressLogins: { max: config.loginAddressMax, windowSeconds: config.loginAddressWindowSeconds },
+    addressConcurrency: config.loginAddressConcurrency,
     ...(redis ? { createLimiter: redisLimiters(redis) } : {}),
   });
 

@@ -35,9 +35,16 @@ export const ConfigSchema = Type.Object({
   /** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_SECONDS, per user or address. */
   rateLimitMax: Type.Integer({ minimum: 1, default: 600 }),
   rateLimitWindowSeconds: Type.Integer({ minimum: 1, default: 60 }),
-  /** LOGIN_FAILURES_MAX failed logins per LOGIN_FAILURES_WINDOW_SECONDS, per username and per address. */
+  /** LOGIN_FAILURES_MAX failed logins per LOGIN_FAILURES_WINDOW_SECONDS, per account or name tried. */
   loginFailuresMax: Type.Integer({ minimum: 1, default: 10 }),
   loginFailuresWindowSeconds: Type.Integer({ minimum: 1, default: 900 }),
+  /** LOGIN_ADDRESS_FAILURES_MAX failed logins per address in that window: higher, for addresses behind a NAT. */
+  loginAddressFailuresMax: Type.Integer({ minimum: 1, default: 100 }),
+  /** LOGIN_ADDRESS_MAX logins of any outcome per LOGIN_ADDRESS_WINDOW_SECONDS, per address. */
+  loginAddressMax: Type.Integer({ minimum: 1, default: 300 }),
+  loginAddressWindowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+  /** LOGIN_ADDRESS_CONCURRENCY: logins of one address checked at once per users instance; as many wait. */
+  loginAddressConcurrency: Type.Integer({ minimum: 1, default: 2 }),
   /** PASSWORD_HASH_CONCURRENCY: argon2 computations at once (each takes ~19 MiB). */
   passwordHashConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   /** BODY_LIMIT_BYTES */
@@ -109,6 +116,10 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   RATE_LIMIT_WINDOW_SECONDS: 'rateLimitWindowSeconds',
   LOGIN_FAILURES_MAX: 'loginFailuresMax',
   LOGIN_FAILURES_WINDOW_SECONDS: 'loginFailuresWindowSeconds',
+  LOGIN_ADDRESS_FAILURES_MAX: 'loginAddressFailuresMax',
+  LOGIN_ADDRESS_MAX: 'loginAddressMax',
+  LOGIN_ADDRESS_WINDOW_SECONDS: 'loginAddressWindowSeconds',
+  LOGIN_ADDRESS_CONCURRENCY: 'loginAddressConcurrency',
   PASSWORD_HASH_CONCURRENCY: 'passwordHashConcurrency',
   BODY_LIMIT_BYTES: 'bodyLimitBytes',
   REQUEST_TIMEOUT_MS: 'requestTimeoutMs',

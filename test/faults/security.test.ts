@@ -4,7 +4,7 @@ import { defineCacheCases } from '../support/security/cache.ts';
 import { JWT } from '../support/security/forge-jwt.ts';
 import { defineFunctionCases } from '../support/security/functions.ts';
 import { defineHeaderCases } from '../support/security/headers.ts';
-import { defineLoginLimitCases, LOGIN_FAILURES_MAX } from '../support/security/limits.ts';
+import { defineLoginLimitCases, LOGIN_LIMITS } from '../support/security/limits.ts';
 import { defineObjectCases } from '../support/security/objects.ts';
 import { definePathCases } from '../support/security/paths.ts';
 import { defineProtocolCases } from '../support/security/protocol.ts';
@@ -20,7 +20,7 @@ const ENV = {
   JWT_ISSUER: JWT.issuer,
   JWT_AUDIENCE: JWT.audience,
   JWT_CLOCK_SKEW_SECONDS: String(JWT.skewSeconds),
-  LOGIN_FAILURES_MAX: String(LOGIN_FAILURES_MAX),
+  ...Object.fromEntries(Object.entries(LOGIN_LIMITS).map(([name, value]) => [name, String(value)])),
   // Generous and long, so only the cases that count requests ever meet the limit's edge.
   RATE_LIMIT_MAX: '100000',
   RATE_LIMIT_WINDOW_SECONDS: '3600',
@@ -54,7 +54,12 @@ const topologies: Array<{ name: Target['topology']; services: boolean; start: St
       const handle = await startSplit(ENV, twoGateways);
       const url = (prefix: string) =>
         handle.topology.processes.filter((p) => p.name.split('#')[0] === prefix).map((p) => p.url);
-      return { handle, gateways: url('gateway'), catalogUrl: url('catalog')[0]! };
+      return {
+        handle,
+        gateways: url('gateway'),
+        usersInstances: url('users').length,
+        catalogUrl: url('catalog')[0]!,
+      };
     },
   },
 ];

@@ -44,7 +44,10 @@ export function createUsersModule(deps: UsersModuleDeps): ModuleInstance<UsersAp
     api,
     routes: createUsersRoutes(api, {
       loginThrottle: deps.loginThrottle,
-      accountOf: async (login) => (await accountNamedBy(repository, login))?.id,
+      accountOf: async (login) => {
+        const row = await accountNamedBy(repository, login);
+        return row && { id: row.id, sessionVersion: row.session_version };
+      },
     }),
     migrations: usersMigrations,
     subscriptions: [],

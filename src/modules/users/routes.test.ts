@@ -27,7 +27,11 @@ describe('users routes', () => {
       bus: createMemoryBus(),
       log,
       passwordHashConcurrency: 2,
-      loginThrottle: createLoginThrottle({ maxFailures: 2, windowSeconds: WINDOW_SECONDS }),
+      loginThrottle: createLoginThrottle({
+        maxFailures: 2,
+        windowSeconds: WINDOW_SECONDS,
+        addressFailures: 2,
+      }),
     });
     await migrateToLatest(database.db as Kysely<unknown>, module.name, module.migrations);
     app = await createEdge({

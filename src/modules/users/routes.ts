@@ -54,7 +54,7 @@ const bearer = [{ bearer: [] }];
 export interface UsersRoutesOptions {
   readonly loginThrottle: LoginThrottle;
   /** The id of the account a username or email names, if any: failed logins count against it. */
-  readonly accountOf: (login: string) => Promise<string | undefined>;
+  readonly accountOf: (login: string) => Promise<{ id: string; sessionVersion: number } | undefined>;
 }
 
 /** `/auth/register`, `/auth/login` and `/users`, as API.md describes them. */
@@ -96,25 +96,22 @@ export function createUsersRoutes(api: UsersApi, options: UsersRoutesOptions): F
         // An account's username and email share one budget; a name no account has, one of its own.
         const account = await accountOf(login);
         const keys: LoginKeys = {
-          username: account === undefined ? `login:${login}` : `account:${account}`,
+          username: account === undefined ? `login:${login}` : `account:${account.id}`,
           address: request.ip,
+          ...(account && { session: `${account.id}@${account.sessionVersion}` }),
         };
-        let attempt: Awaited<ReturnType<LoginThrottle['attempt']>>;
+        let user: Authenticated;
         try {
-          attempt = await loginThrottle.attempt(keys);
+          user = await loginThrottle.attempt(
+            keys,
+            () => api.authenticate(callContext(request), { login, password: body.password }),
+            // Only a wrong password stays counted: a check that was busy or failed guessed nothing.
+            (error) => hasCode(error, 'INVALID_CREDENTIALS'),
+          );
         } catch (error) {
           if (hasCode(error, 'RATE_LIMITED')) reply.header('retry-after', error.extra.retry_after);
           throw error;
         }
-        let user: Authenticated;
-        try {
-          user = await api.authenticate(callContext(request), { login, password: body.password });
-        } catch (error) {
-          // Only a wrong password stays counted: a check that was busy or failed guessed nothing.
-          if (!hasCode(error, 'INVALID_CREDENTIALS')) await attempt.giveBack();
-          throw error;
-        }
-        await attempt.giveBack();
         return app.issueToken({ id: user.id, role: user.role, sessionVersion: user.session_version });
       },
     );
