@@ -17,9 +17,10 @@ import { createInternalAuth } from '../src/platform/rpc/identity.ts';
  * One proxy hop, measured: a raw `node:http` server answering a small JSON, then the same server behind
  * a bare `@fastify/http-proxy` (skipped if that devDependency is absent), behind a plain undici pool
  * proxy, behind the cheapest proxy we can write with undici's `dispatch` (the floor: no checks at all),
- * and behind the Splitshop gateway with everything on (a real JWT verified, rate limits,
- * identity signed, path normalization, round robin, breaker), once with its rate limits counted in
- * memory and once shared through Redis as several gateways share them (when Redis is reachable).
+ * and behind the Splitshop gateway with everything on (a real JWT verified, its session checked, rate
+ * limits, identity signed, path normalization, round robin, breaker), once with its rate limits counted
+ * in memory and once shared through Redis as several gateways share them (when Redis is reachable);
+ * without the session check, and with an admin's token, whose session is confirmed on every request.
  * Ratios are to the first proxy measured.
  * Each server runs in its own process; autocannon runs in this one. Where `taskset` is there and the
  * machine has two cores or more, the server under test has a core to itself and the load and the
@@ -46,7 +47,14 @@ const BODY = JSON.stringify({
   next_cursor: null,
 });
 
-type Role = 'upstream' | 'undici-proxy' | 'dispatch-proxy' | 'http-proxy' | 'gateway' | 'gateway-redis';
+type Role =
+  | 'upstream'
+  | 'undici-proxy'
+  | 'dispatch-proxy'
+  | 'http-proxy'
+  | 'gateway'
+  | 'gateway-redis'
+  | 'gateway-no-sessions';
 
 function listen(server: ReturnType<typeof createServer>): Promise<number> {
   return new Promise((done) =>
@@ -130,9 +138,23 @@ async function serveHttpProxy(target: string): Promise<number> {
   return (app.server.address() as AddressInfo).port;
 }
 
-async function serveGateway(target: string, redis?: Redis): Promise<number> {
+/**
+ * The gateway with everything on. Sessions are read, as the split reads them from the users service,
+ * by an HTTP call (to the upstream, standing in for users): a customer's from the cache after its first
+ * request, an admin's on every one. `sessions: false` is the gateway before sessions, to price them.
+ */
+async function serveGateway(
+  target: string,
+  options: { redis?: Redis; sessions?: false } = {},
+): Promise<number> {
+  const users = new Pool(target, { connections: 16 });
+  const source = async (userId: string) => {
+    const { body } = await users.request({ method: 'GET', path: `/internal/users/${userId}/session` });
+    await body.text();
+    return { role: userId === 'bench-admin' ? ('admin' as const) : ('customer' as const), version: 0 };
+  };
   const app = await createGateway({
-    ...(redis ? { redis } : {}),
+    ...(options.redis ? { redis: options.redis } : {}),
     log: pino({ level: 'warn' }),
     edge: {
       bodyLimitBytes: 1_048_576,
@@ -143,12 +165,9 @@ async function serveGateway(target: string, redis?: Redis): Promise<number> {
         issuer: 'splitshop',
         audience: 'splitshop-api',
         clockSkewSeconds: 30,
-        // Every token's session checked, as the split does; the bench's user is in the cache after its
-        // first request, as a signed-in customer is.
-        sessions: createSessions({
-          source: async () => ({ role: 'customer', version: 0 }),
-          log: pino({ level: 'warn' }),
-        }),
+        ...(options.sessions === false
+          ? {}
+          : { sessions: createSessions({ source, log: pino({ level: 'warn' }) }) }),
       },
       rateLimit: { max: 1_000_000_000, windowSeconds: 60 },
     },
@@ -173,9 +192,13 @@ async function child(role: Role, target: string): Promise<void> {
   const port =
     role === 'gateway'
       ? await serveGateway(target)
-      : role === 'gateway-redis'
-        ? await serveGateway(target, new Redis(REDIS_URL, { keyPrefix: `bench:${process.pid}:` }))
-        : await serve[role](target);
+      : role === 'gateway-no-sessions'
+        ? await serveGateway(target, { sessions: false })
+        : role === 'gateway-redis'
+          ? await serveGateway(target, {
+              redis: new Redis(REDIS_URL, { keyPrefix: `bench:${process.pid}:` }),
+            })
+          : await serve[role](target);
   // A clean exit, so `--cpu-prof` can write its profile.
   process.once('SIGTERM', () => process.exit(0));
   process.stdout.write(`READY ${port}\n`);
@@ -332,14 +355,32 @@ async function main(): Promise<void> {
       iss: 'splitshop',
       aud: 'splitshop-api',
     });
-    const authorization = `Bearer ${sign({ sub: 'bench-user', role: 'customer' })}`;
-    targets.push({
-      name: 'gateway, local rate limits',
-      url: `${gateway.url}/v1/orders`,
-      pid: gateway.pid,
-      headers: { authorization },
-      runs: [],
-    });
+    const authorization = `Bearer ${sign({ sub: 'bench-user', role: 'customer', ver: 0 })}`;
+    const bare = await start('gateway-no-sessions', upstream.url);
+    stops.push(bare.stop);
+    targets.push(
+      {
+        name: 'gateway, no session check',
+        url: `${bare.url}/v1/orders`,
+        pid: bare.pid,
+        headers: { authorization },
+        runs: [],
+      },
+      {
+        name: 'gateway, local rate limits',
+        url: `${gateway.url}/v1/orders`,
+        pid: gateway.pid,
+        headers: { authorization },
+        runs: [],
+      },
+      {
+        name: 'gateway, admin confirmed',
+        url: `${gateway.url}/v1/orders`,
+        pid: gateway.pid,
+        headers: { authorization: `Bearer ${sign({ sub: 'bench-admin', role: 'admin', ver: 0 })}` },
+        runs: [],
+      },
+    );
     if (await redisReachable()) {
       const shared = await start('gateway-redis', upstream.url);
       stops.push(shared.stop);
