@@ -11,16 +11,24 @@ import { createOrderTraffic, type Shoppers } from '../support/order-traffic.ts';
 import { needs } from '../support/services.ts';
 import { TEST_ADMIN_PASSWORD } from '../support/shop.ts';
 
-/** Each crash point of issue 4, and the split process it lives in (the relay: orders', the busiest). */
-const POINTS = [
-  { name: 'relay.before_publish', process: 'orders' },
-  { name: 'relay.after_publish_before_mark', process: 'orders' },
+/**
+ * Each crash point, and the split process it lives in (the relay: orders', the busiest). The group
+ * commit's live only on SQLite, so only in the monolith: after a group's units have run and before its
+ * COMMIT, and after the COMMIT before any unit of it is answered. `every` spaces the crashes out, so
+ * orders are answered between them: the relay passes once per group, several times an order, and every
+ * module's commits pass the group commit's points.
+ */
+const POINTS: ReadonlyArray<{ name: string; process: string; only?: 'monolith'; every?: number }> = [
+  { name: 'relay.before_publish', process: 'orders', every: 5 },
+  { name: 'relay.after_publish_before_mark', process: 'orders', every: 5 },
   { name: 'consumer.after_commit_before_ack', process: 'notifications' },
   { name: 'saga.after_reserve', process: 'orders' },
   { name: 'saga.after_charge', process: 'orders' },
   { name: 'saga.during_compensation', process: 'orders' },
   { name: 'orders.after_201', process: 'orders' },
-] as const;
+  { name: 'sqlite.before_group_commit', process: 'orders', only: 'monolith', every: 20 },
+  { name: 'sqlite.after_group_commit', process: 'orders', only: 'monolith', every: 20 },
+];
 const RUNS = 20;
 const STOCK = 100_000;
 const SEQUENTIAL = { concurrent: false, timeout: 600_000 };
@@ -36,18 +44,19 @@ async function prepare(client: Client, stock = STOCK): Promise<Shoppers> {
 }
 
 /**
- * `RUNS` times: starts the process armed to die at the n-th pass of `point` (1 to 3, so some work gets
- * through first), drives orders until it dies, and checks it died there. Then starts it for good.
+ * `RUNS` times: starts the process armed to die at the n-th pass of `point` (1 to 3 times `every`, so
+ * some work gets through first), drives orders until it dies, and checks it died there. Then starts it
+ * for good.
  */
 async function crashRepeatedly(
   target: CrashTarget,
-  point: string,
+  { name: point, every = 1 }: (typeof POINTS)[number],
   traffic: ReturnType<typeof createOrderTraffic>,
 ): Promise<number> {
   let crashes = 0;
   for (let run = 0; run < RUNS; run++) {
     // A crash point on the way up (recovery, a backlog) kills it before it serves: that run is done.
-    if (await target.start(`${point}:${1 + (run % 3)}`)) await traffic.until(target.alive, 60_000);
+    if (await target.start(`${point}:${(1 + (run % 3)) * every}`)) await traffic.until(target.alive, 60_000);
     expect(target.alive(), `${point} was not reached in run ${run + 1}`).toBe(false);
     expect(await target.exited(), target.output()).toBe('SIGKILL');
     crashes++;
@@ -65,7 +74,7 @@ for (const topology of ['monolith', 'split'] as const) {
     `crash points (${topology})`,
     { concurrent: true },
     () => {
-      for (const point of POINTS) {
+      for (const point of POINTS.filter((p) => (p.only ?? topology) === topology)) {
         it(
           `${point.name}: ${RUNS} crashes, then every committed event applied once, every saga ended, the books balanced`,
           SEQUENTIAL,
@@ -74,7 +83,7 @@ for (const topology of ['monolith', 'split'] as const) {
             try {
               const shoppers = await prepare(target.client());
               const traffic = createOrderTraffic(target.client, shoppers);
-              const crashes = await crashRepeatedly(target, point.name, traffic);
+              const crashes = await crashRepeatedly(target, point, traffic);
               const report = await checkInvariants(target.shop, {
                 acknowledgedOrderIds: traffic.acknowledged,
                 initialStock: { [shoppers.productId]: STOCK },

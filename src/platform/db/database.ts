@@ -1,7 +1,8 @@
 import { Kysely, PostgresAdapter, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
+import { GroupCommitSqliteDialect, type GroupCommitStats } from './group-commit.ts';
 import { isPostgresUrl, openPostgres, type PostgresPoolOptions, redactUrl } from './postgres.ts';
-import { openSqlite, SplitshopSqliteDialect, withStatementCache } from './sqlite.ts';
+import { openSqlite, openSqliteReader } from './sqlite.ts';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -11,6 +12,8 @@ export interface ModuleDatabase<DB> {
   readonly kind: DatabaseKind;
   /** Answers when the database answers a trivial query. */
   check(): Promise<void>;
+  /** What its group commit has done so far (SQLite); none on Postgres, which counts its own. */
+  stats?(): Readonly<GroupCommitStats>;
   close(): Promise<void>;
 }
 
@@ -40,11 +43,17 @@ export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
     };
   }
   if (!url.startsWith('sqlite:')) throw new Error(`Unsupported database URL: ${redactUrl(url)}`);
-  const raw = openSqlite({ file: url.slice('sqlite:'.length), synchronous: options.synchronous ?? 'NORMAL' });
-  const db = new Kysely<DB>({ dialect: new SplitshopSqliteDialect(withStatementCache(raw)) });
+  const file = url.slice('sqlite:'.length);
+  const raw = openSqlite({ file, synchronous: options.synchronous ?? 'NORMAL' });
+  const reader = file === ':memory:' ? undefined : openSqliteReader(file);
+  const dialect = new GroupCommitSqliteDialect(
+    reader ? { writer: raw, reader } : { writer: raw, flush: 'idle' },
+  );
+  const db = new Kysely<DB>({ dialect });
   return {
     db,
     kind: 'sqlite',
+    stats: () => dialect.stats,
     async check() {
       raw.prepare('select 1').get();
     },

@@ -13,6 +13,8 @@ describe('database errors', () => {
       coded('55P03', 'canceling statement due to lock timeout'),
       coded('40P01', 'deadlock detected'),
       coded('SQLITE_BUSY', 'database is locked'),
+      coded('SQLITE_FULL', 'database or disk is full'),
+      coded('SQLITE_IOERR_FSYNC', 'disk I/O error'),
       new Error('Connection terminated unexpectedly'),
       new Error('timeout exceeded when trying to connect'),
       new Error('Could not ensure the database', { cause: coded('ECONNRESET') }),

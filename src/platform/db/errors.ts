@@ -14,7 +14,9 @@ export function isUniqueViolation(error: unknown): boolean {
  * client (or the gateway's breaker) should treat them as the service being away for a moment.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (codesOf(error).some((code) => UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  const unavailable = (code: string) =>
+    UNAVAILABLE_CODES.has(code) || code.startsWith('08') || code.startsWith('SQLITE_IOERR_');
+  if (codesOf(error).some(unavailable)) return true;
   for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
     const { message, cause } = e as { message?: unknown; cause?: unknown };
     if (typeof message === 'string' && PG_MESSAGES.some((m) => message.startsWith(m))) return true;
@@ -37,11 +39,13 @@ const UNAVAILABLE_CODES = new Set([
   '55P03',
   '40001',
   '40P01',
-  // SQLite: another connection holds the lock past the busy timeout.
+  // SQLite: another connection holds the lock past the busy timeout; the disk is full or failing.
   'SQLITE_BUSY',
   'SQLITE_BUSY_SNAPSHOT',
   'SQLITE_BUSY_RECOVERY',
   'SQLITE_LOCKED',
+  'SQLITE_FULL',
+  'SQLITE_IOERR',
 ]);
 
 /** What `pg` and `pg-pool` throw, without a code, when a connection fails or is lost. */

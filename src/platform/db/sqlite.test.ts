@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openSqlite, SplitshopSqliteDialect, withStatementCache } from './sqlite.ts';
+import { GroupCommitSqliteDialect } from './group-commit.ts';
+import { openSqlite } from './sqlite.ts';
 
 describe('the SQLite dialect', () => {
   const dirs: string[] = [];
@@ -17,7 +18,7 @@ describe('the SQLite dialect', () => {
     const raw = openSqlite({ file: join(dir, 'test.db'), synchronous });
     const prepare = vi.spyOn(raw, 'prepare');
     const db = new Kysely<{ t: { id: number; n: number } }>({
-      dialect: new SplitshopSqliteDialect(withStatementCache(raw)),
+      dialect: new GroupCommitSqliteDialect({ writer: raw }),
     });
     return { raw, prepare, db };
   }
@@ -51,7 +52,13 @@ describe('the SQLite dialect', () => {
     await db.transaction().execute(async (trx) => {
       await sql`select 1`.execute(trx);
     });
-    expect(prepare.mock.calls.map((call) => call[0])).toEqual(['begin immediate', 'select 1', 'commit']);
+    expect(prepare.mock.calls.map((call) => call[0])).toEqual([
+      'begin immediate',
+      'savepoint splitshop_unit',
+      'select 1',
+      'release splitshop_unit',
+      'commit',
+    ]);
     await db.destroy();
   });
 });

@@ -1,14 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type SqliteDatabase,
-  SqliteDialect,
-  SqliteDriver,
-  type SqliteStatement,
-} from 'kysely';
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
@@ -28,6 +21,13 @@ export function openSqlite(options: SqliteOptions): Database.Database {
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   db.pragma('foreign_keys = ON');
   db.pragma(`synchronous = ${options.synchronous}`);
+  return db;
+}
+
+/** A read-only connection beside the writer: in WAL it reads the last commit and never waits for one. */
+export function openSqliteReader(file: string, busyTimeoutMs = 5000): Database.Database {
+  const db = new Database(file, { readonly: true });
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return db;
 }
 
@@ -52,23 +52,4 @@ export function withStatementCache(db: Database.Database, size = 500): SqliteDat
       return stmt;
     },
   };
-}
-
-/** Writes take the write lock up front, so two writers never deadlock upgrading a read lock. */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-
-/** Kysely's SQLite dialect with immediate transactions and reused statements. */
-export class SplitshopSqliteDialect extends SqliteDialect {
-  readonly #database: SqliteDatabase;
-  constructor(database: SqliteDatabase) {
-    super({ database });
-    this.#database = database;
-  }
-  override createDriver() {
-    return new ImmediateSqliteDriver({ database: this.#database });
-  }
 }
