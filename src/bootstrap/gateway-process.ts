@@ -4,6 +4,7 @@ import { staticInstances } from '../platform/discovery/instances.ts';
 import { subscribeCacheInvalidation } from '../platform/gateway/cache.ts';
 import { createGateway } from '../platform/gateway/gateway.ts';
 import type { Logger } from '../platform/log.ts';
+import { createMetricsRegistry } from '../platform/metrics.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
 import { createBus, edgeSettings, openRedis, sessionsOf, subscribeSessions } from './infrastructure.ts';
 import type { Shop } from './process.ts';
@@ -60,5 +61,10 @@ export async function buildGatewayProcess(
     await bus.close();
     redis?.disconnect();
   });
-  return { app, role, start: async () => ({ adminCreated: false }) };
+  return {
+    app,
+    role,
+    metrics: createMetricsRegistry(role.name),
+    start: async () => ({ adminCreated: false }),
+  };
 }

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../platform/config.ts';
 import { messageChain } from '../platform/errors.ts';
 import { createLogger } from '../platform/log.ts';
+import { serveMetrics } from '../platform/metrics.ts';
 import { portIsFree } from './ports.ts';
 import { buildShop } from './shop.ts';
 
@@ -14,6 +15,11 @@ async function main(): Promise<void> {
     );
   const log = createLogger({ level: config.logLevel, name: 'splitshop' });
   const shop = await buildShop(config, log);
+  const metrics =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(shop.metrics, { host: config.metricsHost, port: config.metricsPort });
+  if (metrics) log.info({ event: 'metrics', url: metrics.url }, `metrics at ${metrics.url}`);
   // A terminal's Ctrl-C reaches every process of its group, and the launcher of a split stops its
   // processes with SIGTERM, in order (the gateway first, the consumers of events last). A process it
   // started leaves SIGINT to it, and takes a signal repeated during shutdown (a process manager that
@@ -30,6 +36,7 @@ async function main(): Promise<void> {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down: finishing requests in flight');
     await shop.app.close();
+    await metrics?.close();
   });
   const { adminCreated } = await shop.start();
   if (adminCreated && config.adminPasswordGenerated) {

@@ -6,6 +6,7 @@ import { staticInstances } from '../platform/discovery/instances.ts';
 import { type HealthCheck, type HealthChecks, healthRoutes } from '../platform/http/health.ts';
 import { createEdge } from '../platform/http/server.ts';
 import type { Logger } from '../platform/log.ts';
+import { createMetricsRegistry, registerDatabaseMetrics } from '../platform/metrics.ts';
 import type { ModuleInstance } from '../platform/module.ts';
 import type { RpcClient } from '../platform/rpc/client.ts';
 import type { InternalAuth } from '../platform/rpc/identity.ts';
@@ -127,9 +128,12 @@ export async function buildModuleProcess(
     for (const database of databases.values()) await database.close();
   });
 
+  const metrics = createMetricsRegistry(role.name);
+  registerDatabaseMetrics(metrics, databases);
   return {
     app,
     role,
+    metrics,
     async start() {
       for (const module of modules.values()) await module.start();
       started = true;

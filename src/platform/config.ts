@@ -47,6 +47,10 @@ export const ConfigSchema = Type.Object({
   loginAddressConcurrency: Type.Integer({ minimum: 1, default: 2 }),
   /** PASSWORD_HASH_CONCURRENCY: argon2 computations at once (each takes ~19 MiB). */
   passwordHashConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  /** METRICS_PORT: serve Prometheus metrics at /metrics on this port (0: any free one); unset, none. */
+  metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+  /** METRICS_HOST: the metrics listener's address; loopback unless a scraper elsewhere must reach it. */
+  metricsHost: Type.String({ default: '127.0.0.1' }),
   /** BODY_LIMIT_BYTES */
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
   /** REQUEST_TIMEOUT_MS: the whole request, including a slow client's upload. */
@@ -121,6 +125,8 @@ const ENV: Record<string, keyof Static<typeof ConfigSchema>> = {
   LOGIN_ADDRESS_WINDOW_SECONDS: 'loginAddressWindowSeconds',
   LOGIN_ADDRESS_CONCURRENCY: 'loginAddressConcurrency',
   PASSWORD_HASH_CONCURRENCY: 'passwordHashConcurrency',
+  METRICS_PORT: 'metricsPort',
+  METRICS_HOST: 'metricsHost',
   BODY_LIMIT_BYTES: 'bodyLimitBytes',
   REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   SAGA_SWEEP_INTERVAL_MS: 'sagaSweepIntervalMs',
