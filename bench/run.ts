@@ -18,7 +18,8 @@ import { type LoadResult, processStats, progress, runMixAtMax, runMixAtRate, see
  * `npm run bench`: one workload (the browse-heavy mix of workload.ts) against the monolith on SQLite and
  * against the split topology (a gateway and a process per module on Postgres and RabbitMQ) in the same
  * run, at a fixed arrival rate and at maximum throughput, with CPU seconds and peak RSS per process;
- * then the bare gateway hop against its baselines (bench/gateway-hop.ts). Writes
+ * then the bare gateway hop against its baselines (bench/gateway-hop.ts) and orders alone beside a raw
+ * server (bench/orders.ts). Writes
  * bench/results/<date>.md and .json. BENCH_DURATION_SECONDS, BENCH_CONNECTIONS, BENCH_RATE tune it.
  */
 const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 15);
@@ -172,34 +173,40 @@ function benchGatewayHop(): Promise<string> {
   progress(
     'gateway hop: raw node:http, @fastify/http-proxy, plain undici proxy, the dispatch floor, the gateway',
   );
+  // Five rounds of eight seconds rather than three of ten: on this VM one server's figure moves by 10%
+  // or more from one minute to the next, and the median of more rounds moves less.
+  return benchScript('gateway-hop.ts', {
+    BENCH_DURATION_SECONDS: String(Math.min(DURATION, 8)),
+    BENCH_ROUNDS: process.env.BENCH_ROUNDS ?? '5',
+  });
+}
+
+/** Orders alone through the whole saga, beside a raw server: bench/orders.ts. */
+function benchOrders(): Promise<string> {
+  progress('orders: POST /orders in the monolith beside raw node:http, with CPU, COMMITs, fsyncs per order');
+  return benchScript('orders.ts', { BENCH_DURATION_SECONDS: String(Math.min(DURATION, 10)) });
+}
+
+/** Runs a bench script of this folder and answers what it printed. */
+function benchScript(script: string, env: Record<string, string>): Promise<string> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
-      ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'gateway-hop.ts')],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        // Five rounds of eight seconds rather than three of ten: on this VM one server's figure moves
-        // by 10% or more from one minute to the next, and the median of more rounds moves less.
-        env: {
-          ...process.env,
-          BENCH_DURATION_SECONDS: String(Math.min(DURATION, 8)),
-          BENCH_ROUNDS: process.env.BENCH_ROUNDS ?? '5',
-        },
-      },
+      ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, script)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
     );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    child.on('exit', (code) =>
-      code === 0 ? done(out.trim()) : fail(new Error(`gateway-hop exited ${code}`)),
-    );
+    child.on('exit', (code) => (code === 0 ? done(out.trim()) : fail(new Error(`${script} exited ${code}`))));
   });
 }
 
 async function main(): Promise<void> {
   const results = [await benchMonolith(), await benchSplit()];
   const hop = await benchGatewayHop();
+  const orders = await benchOrders();
   const date = new Date().toISOString();
   const machine = {
     cpus: cpus().length,
@@ -222,13 +229,17 @@ async function main(): Promise<void> {
     '',
     hop,
     '',
+    '## Orders alone (the write path)',
+    '',
+    orders,
+    '',
   ].join('\n');
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = date.slice(0, 10);
   writeFileSync(
     join(dir, `${stamp}.json`),
-    `${JSON.stringify({ date, machine, settings: { DURATION, CONNECTIONS, RATE }, results, gateway_hop: hop }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine, settings: { DURATION, CONNECTIONS, RATE }, results, gateway_hop: hop, orders }, null, 2)}\n`,
   );
   writeFileSync(join(dir, `${stamp}.md`), md);
   process.stdout.write(md);
