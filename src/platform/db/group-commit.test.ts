@@ -88,6 +88,19 @@ describe('group commit on SQLite', () => {
     expect(committed()).toEqual([1, 3]);
   });
 
+  it('tells a unit that failed on a row of its group only once that row is committed', async () => {
+    const { db } = await open();
+    // Two requests with one key: the second fails on the first's row, then looks the row up.
+    const insert = () => db.transaction().execute((trx) => trx.insertInto('t').values({ id: 1 }).execute());
+    const first = insert();
+    const second = insert().catch(async (error: { code?: string }) => ({
+      code: error.code,
+      seen: await db.selectFrom('t').select('id').execute(),
+    }));
+    await first;
+    expect(await second).toEqual({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY', seen: [{ id: 1 }] });
+  });
+
   it('fails every unit of a group whose COMMIT fails, and leaves the database as it was', async () => {
     const { db, committed } = await open();
     await db.insertInto('t').values({ id: 1 }).execute();

@@ -95,6 +95,8 @@ class GroupCommitDriver implements Driver {
   /** The group's transaction is open: units have run in it since the last COMMIT. */
   #open = false;
   #group: Waiter[] = [];
+  /** Units rolled back in the open group, told once the group is settled. */
+  #failed: Array<() => void> = [];
   #flushQueued = false;
   readonly #flushAt: 'turn' | 'idle';
 
@@ -186,7 +188,12 @@ class GroupCommitDriver implements Driver {
           throw error;
         }
         durable = new Promise<void>((resolve, reject) => this.#group.push({ resolve, reject }));
-      } else this.#undo();
+      } else {
+        this.#undo();
+        // The unit may have failed on a row of the open group, say a duplicate key: its caller hears of
+        // it once that row is committed, so what it reads next (from the reader) shows the row.
+        if (this.#open) durable = new Promise<void>((settle) => this.#failed.push(settle));
+      }
     } finally {
       this.#lock.release();
       this.#queueFlush();
@@ -209,6 +216,13 @@ class GroupCommitDriver implements Driver {
     this.#group = [];
     this.#open = false;
     for (const waiter of group) waiter.reject(error);
+    this.#settleFailed();
+  }
+
+  #settleFailed(): void {
+    const failed = this.#failed;
+    this.#failed = [];
+    for (const settle of failed) settle();
   }
 
   /** A statement outside a transaction: a read from the reader, else a unit of its own. */
@@ -282,6 +296,7 @@ class GroupCommitDriver implements Driver {
     this.stats.units += group.length;
     crashPoint('sqlite.after_group_commit');
     for (const waiter of group) waiter.resolve();
+    this.#settleFailed();
   }
 }
 
