@@ -44,10 +44,14 @@ export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
   }
   if (!url.startsWith('sqlite:')) throw new Error(`Unsupported database URL: ${redactUrl(url)}`);
   const file = url.slice('sqlite:'.length);
-  const raw = openSqlite({ file, synchronous: options.synchronous ?? 'NORMAL' });
-  const reader = file === ':memory:' ? undefined : openSqliteReader(file);
+  const inMemory = file === ':memory:';
+  // FULL on a file: the group commit syncs the WAL after each COMMIT itself, off the event loop.
+  const syncWal = options.synchronous === 'FULL' && !inMemory;
+  const raw = openSqlite({ file, synchronous: syncWal ? 'NORMAL' : (options.synchronous ?? 'NORMAL') });
   const dialect = new GroupCommitSqliteDialect(
-    reader ? { writer: raw, reader } : { writer: raw, flush: 'idle' },
+    inMemory
+      ? { writer: raw, flush: 'idle' }
+      : { writer: raw, reader: openSqliteReader(file), ...(syncWal ? { syncWal: `${file}-wal` } : {}) },
   );
   const db = new Kysely<DB>({ dialect });
   return {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GroupCommitSqliteDialect } from './group-commit.ts';
+import { isDatabaseUnavailable } from './errors.ts';
+import { type GroupCommitOptions, GroupCommitSqliteDialect } from './group-commit.ts';
 import { openSqlite, openSqliteReader } from './sqlite.ts';
 
 interface Tables {
@@ -21,12 +22,16 @@ describe('group commit on SQLite', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open() {
+  async function open(wal?: Pick<GroupCommitOptions, 'sync'>) {
     const dir = mkdtempSync(join(tmpdir(), 'splitshop-group-'));
     dirs.push(dir);
     const file = join(dir, 'test.db');
-    const writer = openSqlite({ file, synchronous: 'FULL' });
-    const dialect = new GroupCommitSqliteDialect({ writer, reader: openSqliteReader(file) });
+    const writer = openSqlite({ file, synchronous: wal ? 'NORMAL' : 'FULL' });
+    const dialect = new GroupCommitSqliteDialect({
+      writer,
+      reader: openSqliteReader(file),
+      ...(wal ? { syncWal: `${file}-wal`, ...wal } : {}),
+    });
     const db = new Kysely<Tables>({ dialect });
     await db.schema
       .createTable('t')
@@ -150,6 +155,88 @@ describe('group commit on SQLite', () => {
     release();
     await Promise.all([first, second]);
     expect(await db.selectFrom('t').select('id').orderBy('id').execute()).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  describe('with the WAL synced off the event loop', () => {
+    type Done = (error: NodeJS.ErrnoException | null) => void;
+    /** A sync that passes until the test holds it; then it finishes when the test says. */
+    function heldSync() {
+      const held: Done[] = [];
+      const state = { holding: false, failing: false };
+      return {
+        held,
+        state,
+        sync: (_fd: number, done: Done) => {
+          if (state.failing) done(Object.assign(new Error('EIO'), { code: 'EIO' }));
+          else if (state.holding) held.push(done);
+          else setImmediate(() => done(null));
+        },
+      };
+    }
+    const turn = () => new Promise((done) => setTimeout(done, 20));
+
+    it('answers a unit, and a read that saw its rows, only once the sync after its COMMIT has finished', async () => {
+      const { held, state, sync } = heldSync();
+      const { db, committed } = await open({ sync });
+      state.holding = true;
+      const settled: string[] = [];
+      const write = db
+        .transaction()
+        .execute((trx) => trx.insertInto('t').values({ id: 1 }).execute())
+        .then(() => settled.push('write'));
+      await turn();
+      // COMMITted, so another process sees it; but not yet synced, so nobody here is told.
+      expect(committed()).toEqual([1]);
+      const read = db
+        .selectFrom('t')
+        .select('id')
+        .execute()
+        .then((rows) => settled.push(`read ${rows.length}`));
+      await turn();
+      expect(settled).toEqual([]);
+      expect(held).toHaveLength(1);
+      held[0]!(null);
+      await Promise.all([write, read]);
+      expect(settled).toEqual(['write', 'read 1']);
+    });
+
+    it('shares one sync among the COMMITs made while one runs', async () => {
+      const { held, state, sync } = heldSync();
+      const { db } = await open({ sync });
+      state.holding = true;
+      const first = db.insertInto('t').values({ id: 1 }).execute();
+      await turn();
+      const later = [2, 3, 4].map(async (id) => {
+        await db.insertInto('t').values({ id }).execute();
+      });
+      await turn();
+      expect(held).toHaveLength(1);
+      held[0]!(null);
+      await first;
+      await turn();
+      expect(held).toHaveLength(2);
+      held[1]!(null);
+      await Promise.all(later);
+    });
+
+    it('fails every unit of a group whose sync fails with SQLITE_IOERR_FSYNC, which is a 503', async () => {
+      const { state, sync } = heldSync();
+      const { db } = await open({ sync });
+      state.failing = true;
+      const error = await db
+        .insertInto('t')
+        .values({ id: 1 })
+        .execute()
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'SQLITE_IOERR_FSYNC' });
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    });
+
+    it('syncs with fdatasync by default and keeps every unit', async () => {
+      const { db, committed } = await open({});
+      await Promise.all([1, 2, 3].map((id) => db.insertInto('t').values({ id }).execute()));
+      expect(committed()).toEqual([1, 2, 3]);
+    });
   });
 
   it('reads inside a transaction what that transaction and its group wrote', async () => {

@@ -10,7 +10,15 @@
  * a COMMIT that fails fails every unit of the group and leaves the database as it was before it.
  * Reads outside a transaction go to a second connection, which sees only committed groups (WAL) and
  * never queues behind a writer.
+ *
+ * With `syncWal`, the writer runs `synchronous=NORMAL` and the driver syncs the WAL after each COMMIT
+ * on libuv's thread pool: what SQLite's `FULL` adds in WAL mode ("an additional sync of the WAL file
+ * after each transaction commit", sqlite.org/pragma.html), without the event loop standing still for
+ * it (0.5 ms per COMMIT here). Units resolve, and reads outside a transaction return, only once the
+ * sync that covers what they wrote or saw has finished: nothing not yet durable leaves the process.
  */
+import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setImmediate } from 'node:timers';
 import type Database from 'better-sqlite3';
 import {
@@ -45,6 +53,13 @@ export interface GroupCommitOptions {
    * where a COMMIT syncs nothing, so waiting would only delay).
    */
   readonly flush?: 'turn' | 'idle';
+  /**
+   * The writer's WAL file, when the writer runs `synchronous=NORMAL` and commits must still be durable
+   * as with `FULL`: the driver syncs it after each COMMIT, off the event loop.
+   */
+  readonly syncWal?: string;
+  /** How to sync a file descriptor; `fdatasync` from `node:fs`, as SQLite syncs its WAL on Linux. */
+  readonly sync?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 }
 
 /** A FIFO lock on the write connection; a group's commit queues behind the units already waiting. */
@@ -97,6 +112,7 @@ class GroupCommitDriver implements Driver {
   #group: Waiter[] = [];
   /** Units rolled back in the open group, told once the group is settled. */
   #failed: Array<() => void> = [];
+  readonly #wal: WalSync | undefined;
   #flushQueued = false;
   readonly #flushAt: 'turn' | 'idle';
 
@@ -105,6 +121,7 @@ class GroupCommitDriver implements Driver {
     this.#raw = options.writer;
     this.#writer = withStatementCache(options.writer);
     this.#reader = options.reader && withStatementCache(options.reader);
+    this.#wal = options.syncWal === undefined ? undefined : new WalSync(options.syncWal, options.sync);
   }
 
   async init(): Promise<void> {}
@@ -152,7 +169,9 @@ class GroupCommitDriver implements Driver {
     await this.#lock.acquire();
     try {
       this.#flush();
+      await this.#wal?.durable();
     } finally {
+      this.#wal?.close();
       this.#raw.close();
       this.#reader?.close();
     }
@@ -227,7 +246,12 @@ class GroupCommitDriver implements Driver {
 
   /** A statement outside a transaction: a read from the reader, else a unit of its own. */
   async execute(query: CompiledQuery): Promise<QueryResult<unknown>> {
-    if (this.#reader !== undefined && SelectQueryNode.is(query.query)) return run(this.#reader, query);
+    if (this.#reader !== undefined && SelectQueryNode.is(query.query)) {
+      const result = run(this.#reader, query);
+      // It may have seen a COMMIT whose sync is still running.
+      if (this.#wal?.pending) await this.#wal.durable();
+      return result;
+    }
     await this.enter();
     let result: QueryResult<unknown>;
     try {
@@ -246,9 +270,16 @@ class GroupCommitDriver implements Driver {
   }
 
   /** Reads a select row by row, from the reader when there is one. */
-  *stream(query: CompiledQuery, inUnit: boolean): Iterable<unknown> {
-    const db = inUnit || this.#reader === undefined ? this.#writer : this.#reader;
-    yield* db.prepare(query.sql).iterate(query.parameters) as Iterable<unknown>;
+  async *stream(query: CompiledQuery, inUnit: boolean): AsyncIterable<unknown> {
+    const fromReader = !inUnit && this.#reader !== undefined;
+    const db = fromReader ? this.#reader! : this.#writer;
+    let first = true;
+    for (const row of db.prepare(query.sql).iterate(query.parameters) as Iterable<unknown>) {
+      // The read's snapshot starts with its first row: what it may see is durable before it is shown.
+      if (first && fromReader && this.#wal?.pending) await this.#wal.durable();
+      first = false;
+      yield row;
+    }
   }
 
   /**
@@ -260,15 +291,17 @@ class GroupCommitDriver implements Driver {
   #queueFlush(): void {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    const flush = () =>
-      this.#lock.acquire().then(() => {
-        this.#flushQueued = false;
-        try {
-          this.#flush();
-        } finally {
-          this.#lock.release();
-        }
-      });
+    const flush = async () => {
+      // One sync at a time: the units that come while it runs join the group it is waiting to commit.
+      if (this.#wal?.pending) await this.#wal.durable().catch(() => {});
+      await this.#lock.acquire();
+      this.#flushQueued = false;
+      try {
+        this.#flush();
+      } finally {
+        this.#lock.release();
+      }
+    };
     if (this.#flushAt === 'turn') setImmediate(flush);
     else void flush();
   }
@@ -290,13 +323,105 @@ class GroupCommitDriver implements Driver {
       return;
     }
     const group = this.#group;
+    const failed = this.#failed;
     this.#group = [];
+    this.#failed = [];
     this.#open = false;
     this.stats.commits += 1;
     this.stats.units += group.length;
     crashPoint('sqlite.after_group_commit');
-    for (const waiter of group) waiter.resolve();
-    this.#settleFailed();
+    const settle = (error: unknown) => {
+      for (const waiter of group) error === undefined ? waiter.resolve() : waiter.reject(error);
+      for (const done of failed) done();
+    };
+    if (this.#wal === undefined) settle(undefined);
+    else this.#wal.committed().then(() => settle(undefined), settle);
+  }
+}
+
+/**
+ * Syncs a WAL file after COMMITs, one sync at a time: a sync started after a COMMIT covers it, so
+ * COMMITs made while one runs share the next. The file is opened after the first COMMIT, when SQLite
+ * has created it; it keeps that file while the writer is open. The directory is synced once, as SQLite
+ * does for a new WAL.
+ */
+class WalSync {
+  readonly #path: string;
+  readonly #sync: NonNullable<GroupCommitOptions['sync']>;
+  #fd: number | undefined;
+  #dirSynced = false;
+  /** COMMITs asked to be made durable, and how many of them are. */
+  #asked = 0;
+  #done = 0;
+  #running = false;
+  #waiters: Array<{ upTo: number; resolve(): void; reject(error: unknown): void }> = [];
+
+  constructor(path: string, sync: GroupCommitOptions['sync'] = fdatasync) {
+    this.#path = path;
+    this.#sync = sync;
+  }
+
+  /** A COMMIT has been made whose sync has not finished. */
+  get pending(): boolean {
+    return this.#done < this.#asked;
+  }
+
+  /** After a COMMIT: resolves once it is on disk. */
+  committed(): Promise<void> {
+    this.#asked += 1;
+    const promise = this.durable();
+    this.#next();
+    return promise;
+  }
+
+  /** Resolves once every COMMIT made so far is on disk. */
+  durable(): Promise<void> {
+    const upTo = this.#asked;
+    if (this.#done >= upTo) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ upTo, resolve, reject }));
+  }
+
+  #next(): void {
+    if (this.#running || this.#done >= this.#asked) return;
+    this.#running = true;
+    const upTo = this.#asked;
+    const finish = (error: NodeJS.ErrnoException | null) => {
+      this.#running = false;
+      this.#done = upTo;
+      const ready = this.#waiters.filter((w) => w.upTo <= upTo);
+      this.#waiters = this.#waiters.filter((w) => w.upTo > upTo);
+      // Like a failed sync inside COMMIT: SQLITE_IOERR_FSYNC, which the platform answers with 503.
+      const failure =
+        error &&
+        Object.assign(new Error(`Could not sync ${this.#path}`, { cause: error }), {
+          code: 'SQLITE_IOERR_FSYNC',
+        });
+      for (const waiter of ready) failure ? waiter.reject(failure) : waiter.resolve();
+      this.#next();
+    };
+    try {
+      this.#fd ??= openSync(this.#path, 'r');
+    } catch (error) {
+      finish(error as NodeJS.ErrnoException);
+      return;
+    }
+    const fd = this.#fd;
+    if (this.#dirSynced) {
+      this.#sync(fd, finish);
+      return;
+    }
+    const dir = openSync(dirname(this.#path), 'r');
+    fsync(dir, (error) => {
+      closeSync(dir);
+      if (error) return finish(error);
+      this.#dirSynced = true;
+      this.#sync(fd, finish);
+    });
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
   }
 }
 
@@ -314,7 +439,7 @@ class UnitConnection implements DatabaseConnection {
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (!SelectQueryNode.is(query.query)) throw new Error('Only selects can be streamed');
-    for (const row of this.#driver.stream(query, this.inUnit)) yield { rows: [row as R] };
+    for await (const row of this.#driver.stream(query, this.inUnit)) yield { rows: [row as R] };
   }
 }
 
