@@ -13,6 +13,8 @@ export interface LaunchedProcess {
   readonly name: string;
   readonly url: string;
   readonly env: Readonly<Record<string, string>>;
+  /** Its metrics listener, when `METRICS_PORT` was given: that port plus the process's place in the list. */
+  readonly metricsUrl?: string;
   child: ChildProcess;
   exited: Promise<number | string>;
 }
@@ -82,6 +84,7 @@ const DECIDED_PER_PROCESS = [
   'SPLITSHOP_MODULES',
   'SPLITSHOP_GATEWAY',
   'SPLITSHOP_BUS',
+  'METRICS_PORT',
 ] as const;
 
 /**
@@ -167,14 +170,24 @@ export async function launchTopology(options: LaunchOptions): Promise<LaunchedTo
   const shared = topologyEnv(options);
   const timeout = options.startTimeoutMs ?? 60_000;
   const processes: LaunchedProcess[] = [];
+  const metricsBase = options.env.METRICS_PORT ? Number(options.env.METRICS_PORT) : undefined;
   for (const [name, spec] of Object.entries(options.topology.processes)) {
     for (let i = 0; i < (spec.instances ?? 1); i++) {
       const port = instancePort(spec, i, options.portOffset);
       const label = (spec.instances ?? 1) > 1 ? `${name}#${i + 1}` : name;
+      // One listener each, on consecutive ports: the gateway's first when it is listed first.
+      const metricsPort = metricsBase === undefined ? undefined : metricsBase + processes.length;
       processes.push({
         name: label,
         url: `http://127.0.0.1:${port}`,
-        env: { ...shared, SPLITSHOP_PROCESS: name, PORT: String(port), HOST: '127.0.0.1' },
+        ...(metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }),
+        env: {
+          ...shared,
+          SPLITSHOP_PROCESS: name,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          ...(metricsPort === undefined ? {} : { METRICS_PORT: String(metricsPort) }),
+        },
         child: undefined as unknown as ChildProcess,
         exited: Promise.resolve(-1),
       });

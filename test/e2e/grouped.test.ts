@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { grouped } from '../../src/bootstrap/topology.ts';
 import { needs } from '../support/services.ts';
+import { freePortRun } from '../support/shop.ts';
 import { type SplitShop, startSplit } from '../support/split.ts';
 import { defineShopSuite } from './shop.suite.ts';
 
@@ -9,7 +10,20 @@ import { defineShopSuite } from './shop.suite.ts';
 describe.skipIf(!(await needs('postgres', 'rabbitmq', 'redis')))('grouped topology', () => {
   let started: Promise<SplitShop> | undefined;
   // One shop for both blocks; the e2e suite stops it when it is done.
-  const shop = () => (started ??= startSplit({}, grouped));
+  const shop = () =>
+    (started ??= freePortRun(8).then((port) => startSplit({ METRICS_PORT: String(port) }, grouped)));
+
+  it('serves each process its own metrics listener, on consecutive ports from METRICS_PORT', async () => {
+    const { topology } = await shop();
+    const seen = await Promise.all(
+      topology.processes.map(async (p) => {
+        const text = await (await fetch(p.metricsUrl!)).text();
+        return /process="([^"]+)"/.exec(text)?.[1];
+      }),
+    );
+    expect(seen).toEqual(topology.processes.map((p) => p.name.split('#')[0]));
+    expect(new Set(topology.processes.map((p) => p.metricsUrl)).size).toBe(topology.processes.length);
+  }, 90_000);
 
   it('a process calls the modules it hosts in process and the others over HTTP', async () => {
     const { topology } = await shop();

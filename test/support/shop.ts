@@ -75,6 +75,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The first of `count` consecutive TCP ports that nothing listens on right now, below the ephemeral range. */
+export async function freePortRun(count: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((done) => {
+      const server = createServer()
+        .once('error', () => done(false))
+        .listen(port, '127.0.0.1', () => server.close(() => done(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 1_200) * 10;
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await free(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
 /** Polls `/health/live` until it answers, for processes whose log level hides the listening line. */
 async function waitForHealth(baseUrl: string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
   let dead = false;
