@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
-import type { ModuleDatabase } from './db/database.ts';
+import type { DatabaseStats, ModuleDatabase } from './db/database.ts';
 
 /**
  * A process's metrics in Prometheus format (prom-client), with Node's own: event-loop delay, GC, heap.
@@ -14,12 +14,12 @@ export function createMetricsRegistry(processName: string): Registry {
   return registry;
 }
 
-/** Write transactions and COMMITs per module database, as its group commit counts them (SQLite only). */
+/** Per module database: write transactions and COMMITs (SQLite's group commit), round trips (Postgres). */
 export function registerDatabaseMetrics(
   registry: Registry,
   databases: ReadonlyMap<string, Pick<ModuleDatabase<never>, 'stats'>>,
 ): void {
-  const counter = (name: string, help: string, field: 'units' | 'commits' | 'rollbacks') =>
+  const counter = (name: string, help: string, field: keyof DatabaseStats) =>
     new Counter({
       name,
       help,
@@ -28,8 +28,8 @@ export function registerDatabaseMetrics(
       collect() {
         this.reset();
         for (const [module, database] of databases) {
-          const stats = database.stats?.();
-          if (stats) this.inc({ module }, stats[field]);
+          const value = database.stats?.()[field];
+          if (value !== undefined) this.inc({ module }, value);
         }
       },
     });
@@ -40,6 +40,11 @@ export function registerDatabaseMetrics(
   );
   counter('splitshop_db_commits_total', 'SQLite COMMITs; every committed transaction is in one', 'commits');
   counter('splitshop_db_unit_rollbacks_total', 'Transactions rolled back alone inside a group', 'rollbacks');
+  counter(
+    'splitshop_db_round_trips_total',
+    'Queries sent to Postgres and waited for, BEGIN and COMMIT included',
+    'roundTrips',
+  );
 }
 
 /** Serves `GET /metrics` at `host:port` (port 0: any free one); answers the URL and a way to stop. */

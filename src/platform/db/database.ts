@@ -1,10 +1,18 @@
 import { Kysely, PostgresAdapter, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
 import { GroupCommitSqliteDialect, type GroupCommitStats } from './group-commit.ts';
-import { isPostgresUrl, openPostgres, type PostgresPoolOptions, redactUrl } from './postgres.ts';
+import {
+  isPostgresUrl,
+  openPostgres,
+  type PostgresPoolOptions,
+  type PostgresStats,
+  redactUrl,
+} from './postgres.ts';
 import { openSqlite, openSqliteReader } from './sqlite.ts';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
+
+export type DatabaseStats = Partial<GroupCommitStats & PostgresStats>;
 
 /** One module's database: its own file or its own Postgres database, never shared with another module. */
 export interface ModuleDatabase<DB> {
@@ -12,8 +20,8 @@ export interface ModuleDatabase<DB> {
   readonly kind: DatabaseKind;
   /** Answers when the database answers a trivial query. */
   check(): Promise<void>;
-  /** What its group commit has done so far (SQLite); none on Postgres, which counts its own. */
-  stats?(): Readonly<GroupCommitStats>;
+  /** What it has done so far: its group commit's counts on SQLite, its round trips on Postgres. */
+  stats?(): Readonly<DatabaseStats>;
   close(): Promise<void>;
 }
 
@@ -30,10 +38,12 @@ export interface DatabaseOptions {
 export function openDatabase<DB>(options: DatabaseOptions): ModuleDatabase<DB> {
   const { url } = options;
   if (isPostgresUrl(url)) {
-    const db = openPostgres<DB>(url, options.postgres);
+    const stats: PostgresStats = { roundTrips: 0 };
+    const db = openPostgres<DB>(url, options.postgres, stats);
     return {
       db,
       kind: 'postgres',
+      stats: () => stats,
       async check() {
         await sql`select 1`.execute(db);
       },

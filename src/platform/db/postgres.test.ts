@@ -101,6 +101,17 @@ describe.skipIf(!(await needs('postgres')))('Postgres databases', () => {
       await sql`select 1`.execute(db);
     });
 
+    it('counts its round trips, BEGIN and COMMIT included', async () => {
+      const database = open<Numbers>();
+      await database.check();
+      const before = database.stats!().roundTrips!;
+      await database.db.transaction().execute(async (trx) => {
+        await trx.insertInto('numbers').values({ id: 40, n: 1 }).execute();
+        await trx.updateTable('numbers').set({ n: 2 }).where('id', '=', 40).execute();
+      });
+      expect(database.stats!().roundTrips! - before).toBe(4);
+    });
+
     it('leaves the pg defaults of other clients in the process alone', async () => {
       open<Numbers>();
       const client = new pg.Client({ connectionString: server.url });

@@ -59,8 +59,18 @@ export const splitshopPgTypes: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** What a module's pool has sent, for benchmarks and metrics. */
+export interface PostgresStats {
+  /** Queries sent, BEGIN and COMMIT included: pg sends each alone and waits for its answer. */
+  roundTrips: number;
+}
+
 /** A bounded pool whose every connection carries the timeouts and type parsers above. */
-export function createPostgresPool(url: string, options: PostgresPoolOptions = {}): pg.Pool {
+export function createPostgresPool(
+  url: string,
+  options: PostgresPoolOptions = {},
+  stats?: PostgresStats,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -76,6 +86,13 @@ export function createPostgresPool(url: string, options: PostgresPoolOptions = {
   // transaction ended by idle_in_transaction_session_timeout.
   pool.on('connect', (client) => {
     client.on('error', (error) => options.onConnectionError?.(error));
+    if (stats === undefined) return;
+    // pg has no per-query event; Kysely sends every statement, BEGIN and COMMIT through this method.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      stats.roundTrips += 1;
+      return query(...args);
+    }) as typeof client.query;
   });
   pool.on('error', () => {
     // Already reported by the connection's own listener above.
@@ -84,8 +101,12 @@ export function createPostgresPool(url: string, options: PostgresPoolOptions = {
 }
 
 /** Kysely over a pool made by `createPostgresPool`; destroying it ends the pool. */
-export function openPostgres<DB>(url: string, options: PostgresPoolOptions = {}): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPostgresPool(url, options) }) });
+export function openPostgres<DB>(
+  url: string,
+  options: PostgresPoolOptions = {},
+  stats?: PostgresStats,
+): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPostgresPool(url, options, stats) }) });
 }
 
 /**
