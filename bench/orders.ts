@@ -3,27 +3,33 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { split } from '../src/bootstrap/topology.ts';
 import {
   freePort,
+  freePortRun,
   shopEnv,
   spawnShop,
   stopShop,
   TEST_ADMIN_PASSWORD,
   tempDataDir,
 } from '../test/support/shop.ts';
+import { POSTGRES_URL, startSplit } from '../test/support/split.ts';
 import { progress, seed } from './workload.ts';
 
 /**
- * The write path, measured: `POST /orders` through the whole saga in the monolith (every module on
- * SQLite, money and stock `synchronous=FULL`), beside a raw `node:http` server answering a 220-byte
- * JSON in the same run, as ratios to it. With what each order costs, counted from what ran: CPU of the
- * shop's process, COMMITs and write transactions (from its metrics), fsyncs (strace, in a separate
- * counting phase, since tracing slows the process), and the event loop's delay under the load.
+ * The write path, measured: `POST /orders` through the whole saga, in the monolith (every module on
+ * SQLite, money and stock durable as `synchronous=FULL`) and in the split (Postgres, RabbitMQ, through
+ * the gateway), each beside a raw `node:http` server answering a 220-byte JSON in the same run, as
+ * ratios to it. With what each order costs, counted from what ran: CPU of every process; in the
+ * monolith COMMITs and write transactions (its metrics) and fsyncs (strace, in a separate phase, since
+ * tracing slows the process); in the split commits (pg_stat_database), round trips to Postgres (each
+ * process's metrics) and WAL syncs (pg_stat_wal); and the event loop's delay p99 under the load.
  *
  *   node --experimental-strip-types bench/orders.ts
  *
- * BENCH_DURATION_SECONDS (default 10), BENCH_CONNECTIONS (32) and BENCH_ROUNDS (3); figures are
- * medians of the rounds, with each round's ratio to the raw server beside them.
+ * BENCH_DURATION_SECONDS (default 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (3) and BENCH_TOPOLOGIES
+ * (`monolith,split`); figures are medians of the rounds, with each round's ratio to the raw server.
  */
 const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -142,8 +148,20 @@ async function countSyncs(pid: number, work: () => Promise<void>): Promise<numbe
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function main(): Promise<void> {
-  const raw = await startRaw();
+/** A shop under test: where it listens, its processes and their metrics, and its Postgres databases. */
+interface Target {
+  name: string;
+  baseUrl: string;
+  pids: number[];
+  metricsUrls: string[];
+  /** Each process's name, in the order of `pids` and `metricsUrls`. */
+  processNames: string[];
+  /** Postgres database names, for the server's own counts; none on SQLite. */
+  postgres: string[];
+  stop(): Promise<void>;
+}
+
+async function startMonolith(): Promise<Target> {
   const dataDir = tempDataDir('splitshop-bench-orders-');
   // Ports chosen here: at LOG_LEVEL=warn the shop does not log where it listens.
   const [port, metricsPort] = [await freePort(), await freePort()];
@@ -155,78 +173,147 @@ async function main(): Promise<void> {
       METRICS_PORT: String(metricsPort),
     }),
   );
+  // A shop without metrics (an older commit, to compare) is measured without its counts.
+  const url = `http://127.0.0.1:${metricsPort}/metrics`;
+  const served = await fetch(url).then(
+    (res) => res.ok,
+    () => false,
+  );
+  return {
+    name: 'monolith (SQLite)',
+    baseUrl: shop.baseUrl,
+    pids: [shop.child.pid!],
+    processNames: ['shop'],
+    metricsUrls: served ? [url] : [],
+    postgres: [],
+    async stop() {
+      await stopShop(shop);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startSplitShop(): Promise<Target> {
+  const processes = Object.values(split.processes).reduce((n, p) => n + (p.instances ?? 1), 0);
+  const shop = await startSplit({
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '100000000',
+    METRICS_PORT: String(await freePortRun(processes)),
+  });
+  return {
+    name: 'split (Postgres, RabbitMQ)',
+    baseUrl: shop.baseUrl,
+    pids: shop.topology.processes.map((p) => p.child.pid!),
+    processNames: shop.topology.processes.map((p) => p.name),
+    metricsUrls: shop.topology.processes.flatMap((p) => (p.metricsUrl ? [p.metricsUrl] : [])),
+    postgres: Object.values(shop.databases).map((url) => new URL(url).pathname.slice(1)),
+    stop: () => shop.stop(),
+  };
+}
+
+/** The server's own counts for these databases: transactions committed, and WAL syncs (cluster-wide). */
+async function postgresCounts(names: string[]): Promise<{ commits: number; walSyncs: number }> {
+  if (names.length === 0) return { commits: Number.NaN, walSyncs: Number.NaN };
+  const client = new pg.Client({ connectionString: `${POSTGRES_URL}/postgres` });
+  await client.connect();
   try {
-    // A shop without metrics (an older commit, to compare) is measured without its counts.
-    const metricsUrl = (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
-      (res) => res.ok,
-      () => false,
-    ))
-      ? `http://127.0.0.1:${metricsPort}/metrics`
-      : undefined;
-    progress('seeding 20 products and 20 customers');
-    const seeded = await seed(shop.baseUrl, TEST_ADMIN_PASSWORD);
-    let n = 0;
-    const order = () => {
-      const i = n++;
-      return {
-        method: 'POST' as const,
-        path: '/v1/orders',
-        headers: {
-          authorization: `Bearer ${seeded.tokens[i % seeded.tokens.length]}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ product_id: seeded.products[i % seeded.products.length], quantity: 1 }),
-      };
+    // A backend reports its counts at most once a second: wait for the load's to arrive.
+    await new Promise((done) => setTimeout(done, 1_500));
+    const commits = await client.query<{ n: string }>(
+      'select coalesce(sum(xact_commit), 0) as n from pg_stat_database where datname = any($1)',
+      [names],
+    );
+    const wal = await client.query<{ n: string }>('select wal_sync as n from pg_stat_wal');
+    return { commits: Number(commits.rows[0]!.n), walSyncs: Number(wal.rows[0]!.n) };
+  } finally {
+    await client.end();
+  }
+}
+
+interface Round {
+  raw: Load;
+  orders: Load;
+  cpuMs: number;
+  commits: number;
+  units: number;
+  roundTrips: number;
+  walSyncs: number;
+  loopP99: number;
+  loopP99Process: string;
+}
+
+async function measure(target: Target, raw: { url: string }): Promise<string[]> {
+  progress(`${target.name}: seeding 20 products and 20 customers`);
+  const seeded = await seed(target.baseUrl, TEST_ADMIN_PASSWORD);
+  let n = 0;
+  const order = () => {
+    const i = n++;
+    return {
+      method: 'POST' as const,
+      path: '/v1/orders',
+      headers: {
+        authorization: `Bearer ${seeded.tokens[i % seeded.tokens.length]}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ product_id: seeded.products[i % seeded.products.length], quantity: 1 }),
     };
-    // Warm both up, so the first round does not pay for V8 compiling the shop.
-    await load({ url: raw.url, duration: 2 });
-    await load({
-      url: shop.baseUrl,
-      duration: 3,
-      requests: [{ setupRequest: (req) => ({ ...req, ...order() }) }],
-    });
+  };
+  const orders = (options: autocannon.Options) =>
+    load({ requests: [{ setupRequest: (req) => ({ ...req, ...order() }) }], ...options });
+  // Warm both up, so the first round does not pay for V8 compiling the shop.
+  await load({ url: raw.url, duration: 2 });
+  await orders({ url: target.baseUrl, duration: 3 });
 
-    const rounds: Array<{
-      raw: Load;
-      orders: Load;
-      cpuMs: number;
-      commits: number;
-      units: number;
-      loopP99: number;
-    }> = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const rawLoad = await load({ url: raw.url });
-      progress(`round ${round + 1}: raw node:http ${rawLoad.rps} req/s`);
-      const before = await scrape(metricsUrl);
-      const cpuBefore = cpuSeconds(shop.child.pid!);
-      const orders = await load({
-        url: shop.baseUrl,
-        requests: [{ setupRequest: (req) => ({ ...req, ...order() }) }],
-      });
-      const cpu = cpuSeconds(shop.child.pid!) - cpuBefore;
-      const after = await scrape(metricsUrl);
-      const delta = (name: string) => total(after, name) - total(before, name);
-      const placed = Math.max(1, orders.requests - orders.non2xx);
-      const row = {
-        raw: rawLoad,
-        orders,
-        cpuMs: (cpu * 1000) / placed,
-        commits: delta('splitshop_db_commits_total') / placed,
-        units: delta('splitshop_db_units_total') / placed,
-        loopP99: total(after, 'nodejs_eventloop_lag_p99_seconds') * 1000,
-      };
-      rounds.push(row);
-      progress(
-        `round ${round + 1}: ${orders.rps} orders/s (${(orders.rps / rawLoad.rps).toFixed(3)}× raw), p50 ${orders.p50} ms, p99 ${orders.p99} ms, non-2xx ${orders.non2xx}, ${row.cpuMs.toFixed(2)} ms CPU, ${row.commits.toFixed(2)} COMMITs and ${row.units.toFixed(2)} transactions per order, event loop p99 ${row.loopP99.toFixed(1)} ms`,
-      );
-    }
+  const scrapeAll = async () => Promise.all(target.metricsUrls.map((url) => scrape(url)));
+  const sum = (all: Array<Map<string, number>>, name: string) =>
+    target.metricsUrls.length === 0 ? Number.NaN : all.reduce((s, m) => s + total(m, name), 0);
+  const rounds: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const rawLoad = await load({ url: raw.url });
+    progress(`round ${round + 1}: raw node:http ${rawLoad.rps} req/s`);
+    const [before, pgBefore] = [await scrapeAll(), await postgresCounts(target.postgres)];
+    const cpuBefore = target.pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    const placedLoad = await orders({ url: target.baseUrl });
+    const cpu = target.pids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpuBefore;
+    const after = await scrapeAll();
+    const pgAfter = await postgresCounts(target.postgres);
+    const placed = Math.max(1, placedLoad.requests - placedLoad.non2xx);
+    const delta = (name: string) => sum(after, name) - sum(before, name);
+    const loops = after.map((m) => total(m, 'nodejs_eventloop_lag_p99_seconds') * 1000);
+    const worst = loops.indexOf(Math.max(...loops));
+    const row: Round = {
+      raw: rawLoad,
+      orders: placedLoad,
+      cpuMs: (cpu * 1000) / placed,
+      commits:
+        target.postgres.length > 0
+          ? (pgAfter.commits - pgBefore.commits) / placed
+          : delta('splitshop_db_commits_total') / placed,
+      units: delta('splitshop_db_units_total') / placed,
+      roundTrips: delta('splitshop_db_round_trips_total') / placed,
+      walSyncs: (pgAfter.walSyncs - pgBefore.walSyncs) / placed,
+      loopP99: loops[worst] ?? Number.NaN,
+      loopP99Process: target.pids.length > 1 ? ` (${target.processNames[worst]})` : '',
+    };
+    rounds.push(row);
+    progress(
+      `round ${round + 1}: ${placedLoad.rps} orders/s (${(placedLoad.rps / rawLoad.rps).toFixed(3)}× raw), p50 ${placedLoad.p50} ms, p99 ${placedLoad.p99} ms, non-2xx ${placedLoad.non2xx}, ${row.cpuMs.toFixed(2)} ms CPU and ${row.commits.toFixed(2)} commits per order, event loop p99 ${row.loopP99.toFixed(1)} ms${row.loopP99Process}`,
+    );
+  }
 
+  const ratios = rounds.map((r) => r.orders.rps / r.raw.rps);
+  const pick = (f: (r: Round) => number) => median(rounds.map(f));
+  const fixed = (x: number) => x.toFixed(2);
+  let work: string;
+  if (target.postgres.length > 0) {
+    work = `${fixed(pick((r) => r.commits))} commits (pg_stat_database), ${fixed(pick((r) => r.roundTrips))} round trips to Postgres, ${fixed(pick((r) => r.walSyncs))} WAL syncs (pg_stat_wal)`;
+  } else {
     progress(`counting fsyncs over ${COUNTED_ORDERS} orders, 16 in flight, under strace`);
-    const syncs = await countSyncs(shop.child.pid!, async () => {
+    const syncs = await countSyncs(target.pids[0]!, async () => {
       await new Promise<void>((done, fail) =>
         autocannon(
           {
-            url: shop.baseUrl,
+            url: target.baseUrl,
             connections: 16,
             amount: COUNTED_ORDERS,
             requests: [{ setupRequest: (req) => ({ ...req, ...order() }) }],
@@ -235,32 +322,49 @@ async function main(): Promise<void> {
         ),
       );
     });
-
-    const ratios = rounds.map((r) => r.orders.rps / r.raw.rps);
-    const pick = (f: (r: (typeof rounds)[number]) => number) => median(rounds.map(f));
-    console.log(
-      [
-        '',
-        `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections; the monolith on a fresh data directory.`,
-        '',
-        '| load | req/s | × raw node:http | per round | p50 ms | p99 ms | non-2xx |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-        `| raw \`node:http\`, 220-byte JSON | ${pick((r) => r.raw.rps)} | 1.00 | | ${pick((r) => r.raw.p50)} | ${pick((r) => r.raw.p99)} | 0 |`,
-        `| \`POST /v1/orders\` (the saga) | ${pick((r) => r.orders.rps)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${pick((r) => r.orders.p50)} | ${pick((r) => r.orders.p99)} | ${rounds.reduce((s, r) => s + r.orders.non2xx, 0)} |`,
-        '',
-        `Per order: ${pick((r) => r.cpuMs).toFixed(2)} ms of the shop's CPU; ${pick((r) => r.commits).toFixed(2)} COMMITs for ${pick((r) => r.units).toFixed(2)} write transactions; ` +
-          (syncs === undefined
-            ? 'fsyncs not counted (no strace); '
-            : `${(syncs / COUNTED_ORDERS).toFixed(2)} fsyncs (strace, ${COUNTED_ORDERS} orders at 16 in flight); `) +
-          `event loop delay p99 ${pick((r) => r.loopP99).toFixed(1)} ms under the load.`,
-        '',
-      ].join('\n'),
-    );
-  } finally {
-    await stopShop(shop);
-    raw.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    work =
+      `${fixed(pick((r) => r.commits))} COMMITs for ${fixed(pick((r) => r.units))} write transactions, ` +
+      (syncs === undefined
+        ? 'fsyncs not counted (no strace)'
+        : `${fixed(syncs / COUNTED_ORDERS)} fsyncs (strace, ${COUNTED_ORDERS} orders at 16 in flight)`);
   }
+  const p99 = rounds.map((r) => r.loopP99);
+  return [
+    `| ${target.name}: raw \`node:http\` beside it | ${pick((r) => r.raw.rps)} | 1.00 | | ${pick((r) => r.raw.p50)} | ${pick((r) => r.raw.p99)} | 0 |`,
+    `| ${target.name}: \`POST /v1/orders\` (the saga) | ${pick((r) => r.orders.rps)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${pick((r) => r.orders.p50)} | ${pick((r) => r.orders.p99)} | ${rounds.reduce((s, r) => s + r.orders.non2xx, 0)} |`,
+    `Per order in the ${target.name}: ${fixed(pick((r) => r.cpuMs))} ms of CPU (all its processes); ${work}; event loop delay p99 ${median(p99).toFixed(1)} ms (${Math.min(...p99).toFixed(1)}–${Math.max(...p99).toFixed(1)} over rounds)${rounds[0]!.loopP99Process ? ', in the process where it was worst' : ''}.`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const raw = await startRaw();
+  const topologies = (process.env.BENCH_TOPOLOGIES ?? 'monolith,split').split(',');
+  const lines: string[][] = [];
+  try {
+    for (const name of topologies) {
+      const target = name === 'split' ? await startSplitShop() : await startMonolith();
+      try {
+        lines.push(await measure(target, raw));
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    raw.stop();
+  }
+  console.log(
+    [
+      '',
+      `Median of ${ROUNDS} rounds of ${DURATION} s, ${CONNECTIONS} connections, each round's orders right after a raw round; each shop on fresh databases.`,
+      '',
+      '| load | req/s | × raw node:http | per round | p50 ms | p99 ms | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...lines.flatMap((l) => l.slice(0, 2)),
+      '',
+      ...lines.map((l) => l[2]!),
+      '',
+    ].join('\n'),
+  );
 }
 
 if (process.argv[2] === 'raw') await serveRaw();
