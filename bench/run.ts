@@ -25,6 +25,7 @@ import { type LoadResult, processStats, progress, runMixAtMax, runMixAtRate, see
 const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
+const WARM_UP_SECONDS = 5;
 
 interface ProcessRow {
   process: string;
@@ -56,6 +57,12 @@ async function measure(
   const idleStats = pids.map((p) => processStats(p.pid));
   const idle = idleStats.reduce((sum, s) => sum + s.rss_mib, 0);
   const idlePss = idleStats.reduce((sum, s) => sum + s.pss_mib, 0);
+  // Unmeasured: the first seconds after a start pay for V8 compiling the shop and pools opening
+  // (a split's p99 over its first 2 s at 200 req/s was ~1 s, then ~60 ms), which is start-up, not load.
+  await runMixAtRate(`${topology}, warm-up`, baseUrl, seeded, {
+    rate: RATE,
+    durationSeconds: WARM_UP_SECONDS,
+  });
   const before = new Map(pids.map((p) => [p.name, processStats(p.pid).cpu_s]));
   const durationSeconds = DURATION;
   const fixed = await runMixAtRate(`${topology}, ${RATE} req/s`, baseUrl, seeded, {
@@ -183,7 +190,9 @@ function benchGatewayHop(): Promise<string> {
 
 /** Orders alone through the whole saga, beside a raw server: bench/orders.ts. */
 function benchOrders(): Promise<string> {
-  progress('orders: POST /orders in the monolith beside raw node:http, with CPU, COMMITs, fsyncs per order');
+  progress(
+    'orders: POST /orders in the monolith and the split, each beside raw node:http, with what each order costs',
+  );
   return benchScript('orders.ts', { BENCH_DURATION_SECONDS: String(Math.min(DURATION, 10)) });
 }
 
